@@ -1,0 +1,1 @@
+"""Fixtures shared by every package's tests, loaded through the `support_testkit` pytest plugin."""

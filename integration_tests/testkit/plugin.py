@@ -1,0 +1,10 @@
+"""The pytest11 entry point: importing a fixture here is what makes it visible to every package's tests."""
+
+from testkit.emulators import serve_emulator
+from testkit.postgres import pg_conn, pg_server_url, pg_url
+
+__all__ = ["pg_conn", "pg_server_url", "pg_url", "serve_emulator"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes seconds rather than milliseconds; still runs by default")
