@@ -1,0 +1,1 @@
+"""Run the suite's flows from a shell: `python -m flows run pylon-to-dust`."""

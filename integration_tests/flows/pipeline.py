@@ -1,0 +1,196 @@
+"""`source read | destination write`, as two processes, the way the Airbyte platform runs a sync.
+
+The runner sits in the middle of the pipe rather than letting the shell connect it, because it has
+to do what the platform does there: forward RECORD, STATE and stream-status TRACE messages to the
+destination, show the source's logs, count records, and keep the states the destination echoes
+(only those are durable) so the next run resumes from them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+# Connectors announce waits in their logs; the runner counts them for the progress line.
+RATE_LIMIT_LOG = re.compile(r"rate.?limit|retry-after|\b429\b|backing off", re.IGNORECASE)
+FORWARDED_TRACES = {"STREAM_STATUS"}
+
+
+@dataclass(frozen=True)
+class Connector:
+    name: str
+    command: tuple[str, ...]  # e.g. (sys.executable, "source-pylon/main.py")
+
+    def run(self, *args: str, stdin: Any = None, stdout: Any = subprocess.PIPE) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*self.command, *args],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=None,  # connectors' stderr is the user's to see
+            bufsize=1 << 16,
+        )
+
+
+class SyncFailed(RuntimeError):
+    """A sync did not complete; the message is the failing connector's own explanation."""
+
+
+@dataclass
+class SyncResult:
+    records: Counter[str] = field(default_factory=Counter)
+    states_committed: int = 0
+    rate_limit_waits: int = 0
+    state: list[dict] = field(default_factory=list)  # what to pass as --state next time
+
+
+def messages_of(connector: Connector, *args: str) -> list[dict]:
+    """Run a short command (spec, check, discover) and return its protocol messages."""
+    proc = subprocess.run([*connector.command, *args], capture_output=True, text=True)
+    messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0:
+        raise SyncFailed(f"{connector.name} {args[0]} failed: {error_of(messages) or proc.stderr.strip()[-2000:]}")
+    return messages
+
+
+def error_of(messages: list[dict]) -> str | None:
+    for message in messages:
+        trace = message.get("trace") or {}
+        if message.get("type") == "TRACE" and trace.get("type") == "ERROR":
+            return trace["error"].get("message") or trace["error"].get("internal_message")
+    return None
+
+
+def merge_state(saved: list[dict], state: dict) -> list[dict]:
+    """Keep the newest state per stream (STREAM states) or the newest overall (GLOBAL/LEGACY)."""
+    if state.get("type") != "STREAM":
+        return [state]
+    descriptor = state["stream"]["stream_descriptor"]
+    kept = [s for s in saved if s.get("type") == "STREAM" and s["stream"]["stream_descriptor"] != descriptor]
+    return kept + [state]
+
+
+def _write_private(directory: Path, name: str, content: Any) -> Path:
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # configs hold secrets
+    with os.fdopen(fd, "w") as handle:
+        json.dump(content, handle)
+    return path
+
+
+def run_sync(
+    source: Connector,
+    destination: Connector,
+    source_config: dict,
+    destination_config: dict,
+    catalog: dict,
+    state: list[dict] | None = None,
+    on_state: Callable[[list[dict]], None] | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+    log: IO[str] = sys.stderr,
+) -> SyncResult:
+    """Run one sync; `on_state` receives the resumable state each time the destination commits one."""
+    result = SyncResult(state=list(state or []))
+    with tempfile.TemporaryDirectory(prefix="sync-") as tmp:
+        tmp_path = Path(tmp)
+        args_source = ["read", "--config", str(_write_private(tmp_path, "source.json", source_config))]
+        args_source += ["--catalog", str(_write_private(tmp_path, "catalog.json", catalog))]
+        if state:
+            args_source += ["--state", str(_write_private(tmp_path, "state.json", state))]
+        dest_config_path = _write_private(tmp_path, "destination.json", destination_config)
+        dest_catalog_path = tmp_path / "catalog.json"
+
+        dest = destination.run(
+            "write", "--config", str(dest_config_path), "--catalog", str(dest_catalog_path), stdin=subprocess.PIPE
+        )
+        src = source.run(*args_source)
+        source_errors: list[dict] = []
+        pump = threading.Thread(
+            target=_pump, args=(source.name, src, dest, result, source_errors, progress, log), daemon=True
+        )
+        pump.start()
+
+        destination_errors: list[dict] = []
+        for raw in dest.stdout:
+            message = _parse(raw)
+            if message is None:
+                continue
+            kind = message.get("type")
+            if kind == "STATE":
+                result.state = merge_state(result.state, message["state"])
+                result.states_committed += 1
+                if on_state:
+                    on_state(result.state)
+            elif kind == "LOG":
+                _show_log(log, destination.name, message["log"])
+            elif kind == "TRACE":
+                destination_errors.append(message)
+        pump.join()
+        source_code, dest_code = src.wait(), dest.wait()
+
+    if dest_code != 0:
+        raise SyncFailed(f"{destination.name} failed: {error_of(destination_errors) or f'exit code {dest_code}'}")
+    if source_code != 0:
+        raise SyncFailed(f"{source.name} failed: {error_of(source_errors) or f'exit code {source_code}'}")
+    return result
+
+
+def _parse(raw: bytes) -> dict | None:
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress, log: IO[str]) -> None:
+    """Source stdout -> destination stdin, as the platform does: data and stream statuses only."""
+    try:
+        for raw in src.stdout:
+            message = _parse(raw)
+            if message is None:
+                continue
+            kind = message.get("type")
+            if kind == "RECORD":
+                result.records[message["record"]["stream"]] += 1
+            elif kind == "LOG":
+                _show_log(log, name, message["log"])
+                if RATE_LIMIT_LOG.search(message["log"].get("message", "")):
+                    result.rate_limit_waits += 1
+                continue
+            elif kind == "TRACE":
+                if message["trace"].get("type") not in FORWARDED_TRACES:
+                    errors.append(message)
+                    continue
+            elif kind != "STATE":
+                continue
+            dest.stdin.write(raw)
+            if progress and kind != "RECORD":
+                progress(result)
+            elif progress and sum(result.records.values()) % 500 == 0:
+                progress(result)
+    except BrokenPipeError:
+        pass  # the destination died; its own error explains why
+    finally:
+        try:
+            dest.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def _show_log(out: IO[str], who: str, log: dict) -> None:
+    level = log.get("level", "INFO")
+    if level in ("DEBUG", "TRACE"):
+        return
+    out.write(f"[{who}] {level} {log.get('message', '')}\n")

@@ -1,0 +1,106 @@
+"""The shell runner's mechanics, with scripted connectors; the real flows are tested end to end elsewhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.catalog import configured_catalog
+from flows.pipeline import Connector, SyncFailed, merge_state, run_sync
+
+HERE = Path(__file__).parent / "fake_connectors"
+SOURCE = Connector("fake-source", (sys.executable, str(HERE / "source.py")))
+DESTINATION = Connector("fake-destination", (sys.executable, str(HERE / "destination.py")))
+
+
+def record(stream, n):
+    return {"type": "RECORD", "record": {"stream": stream, "data": {"id": n}, "emitted_at": 0}}
+
+
+def state(stream, cursor):
+    return {
+        "type": "STATE",
+        "state": {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"c": cursor}}},
+    }
+
+
+def sync(monkeypatch, script, fail_after=None):
+    monkeypatch.setenv("FAKE_SOURCE_SCRIPT", json.dumps(script))
+    if fail_after is not None:
+        monkeypatch.setenv("FAKE_DEST_FAIL_AFTER", str(fail_after))
+    saved = []
+    result = run_sync(SOURCE, DESTINATION, {}, {}, {"streams": []}, on_state=saved.append, log=io.StringIO())
+    return result, saved
+
+
+def test_counts_records_and_keeps_the_newest_state_per_stream(monkeypatch):
+    """The next run resumes from what was saved: a stale or missing stream state re-reads or loses data."""
+    script = [record("a", 1), state("a", 1), record("b", 1), state("b", 5), record("a", 2), state("a", 2)]
+    result, saved = sync(monkeypatch, script)
+    assert result.records == {"a": 2, "b": 1}
+    assert result.states_committed == 3
+    assert {s["stream"]["stream_descriptor"]["name"]: s["stream"]["stream_state"] for s in result.state} == {
+        "a": {"c": 2},
+        "b": {"c": 5},
+    }
+    assert len(saved) == 3
+
+
+def test_destination_failure_surfaces_its_own_message_and_keeps_only_committed_state(monkeypatch):
+    """A user must read why the sync failed, and the next run must not skip records never written."""
+    script = [record("a", 1), state("a", 1), record("a", 2), record("a", 3), state("a", 3)]
+    with pytest.raises(SyncFailed, match="fake-destination failed: the warehouse is full"):
+        sync(monkeypatch, script, fail_after=2)
+
+
+def test_source_failure_is_reported_even_when_the_destination_succeeds(monkeypatch):
+    """A source that dies mid-read must never look like a successful (but short) sync."""
+    error = {"message": "Pylon rejected the API token", "failure_type": "config_error"}
+    script = [record("a", 1), {"type": "TRACE", "trace": {"type": "ERROR", "emitted_at": 0, "error": error}}, "EXIT1"]
+    with pytest.raises(SyncFailed, match="fake-source failed: Pylon rejected the API token"):
+        sync(monkeypatch, script)
+
+
+def test_garbage_from_the_source_is_not_forwarded(monkeypatch):
+    """Stray prints in a source must not reach the destination, which would fail on them."""
+    result, _ = sync(monkeypatch, ["not json", record("a", 1), state("a", 1)])
+    assert result.records == {"a": 1} and result.states_committed == 1
+
+
+def test_merge_state_replaces_only_the_same_stream():
+    """One stream's checkpoint must not erase another's."""
+    a1, b1, a2 = (state(s, c)["state"] for s, c in [("a", 1), ("b", 1), ("a", 2)])
+    assert merge_state(merge_state(merge_state([], a1), b1), a2) == [b1, a2]
+
+
+def test_catalog_uses_the_best_mode_each_stream_supports():
+    """Full refresh where incremental exists wastes API quota; dedup without a key is impossible."""
+    discovered = {
+        "streams": [
+            {
+                "name": "issues",
+                "supported_sync_modes": ["full_refresh", "incremental"],
+                "source_defined_primary_key": [["id"]],
+                "default_cursor_field": ["updated_at"],
+            },
+            {"name": "teams", "supported_sync_modes": ["full_refresh"], "source_defined_primary_key": [["id"]]},
+            {"name": "events", "supported_sync_modes": ["full_refresh", "incremental"]},
+        ]
+    }
+    catalog = configured_catalog(discovered, generation=4)
+    modes = {
+        s["stream"]["name"]: (s["sync_mode"], s["destination_sync_mode"], s["minimum_generation_id"])
+        for s in catalog["streams"]
+    }
+    assert modes == {
+        "issues": ("incremental", "append_dedup", 0),
+        "teams": ("full_refresh", "overwrite", 4),
+        "events": ("incremental", "append", 0),
+    }
+    assert [s["stream"]["name"] for s in configured_catalog(discovered, ["teams"])["streams"]] == ["teams"]
+    with pytest.raises(ValueError, match="unknown stream"):
+        configured_catalog(discovered, ["tickets"])
