@@ -162,7 +162,10 @@ class EmulatorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{self.emulator.name}-emulator")
+        # A short poll keeps stop() quick: tests start and stop an emulator each.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"{self.emulator.name}-emulator"
+        )
         self._thread.daemon = True
         self._thread.start()
         return self
