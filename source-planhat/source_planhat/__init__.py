@@ -1,0 +1,5 @@
+"""Airbyte source for Planhat."""
+
+from .source import SourcePlanhat
+
+__all__ = ["SourcePlanhat"]

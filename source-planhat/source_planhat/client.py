@@ -1,0 +1,206 @@
+"""The one HTTP policy of the connector: auth, pacing under Planhat's quota, retries, failure classes.
+
+Every number here comes from reference/planhat-api.md ("reference") or is derived from one there.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+logger = logging.getLogger("airbyte")
+
+MINUTE = 60.0
+# reference: "window resets every 60-120 s" after a 429, and no Retry-After is documented.
+QUOTA_RESET_MAX_SECONDS = 120.0
+# When the server says this few calls remain in its window, the rest are spread over a window instead of
+# spent at once: other clients of the same tenant share the quota (reference: X-Rate-Limit-Remaining).
+LOW_REMAINING = 10
+REMAINING_HEADER = "X-Rate-Limit-Remaining"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 60.0
+# With "equal jitter" each wait is at least half its exponential step, so the shortest possible series
+# 1+2+4+8+16+30+30+30 = 121 s outlasts the longest reset window (120 s) before we give up.
+MAX_RETRIES = 8
+RETRY_AFTER_CAP_SECONDS = 300.0
+TIMEOUT_SECONDS = (10, 120)  # connect, read: a 2,000-record page of conversations can take a while
+
+
+class PermissionDenied(Exception):
+    """A 403: the service account may not read this model (reference: permissions are per model)."""
+
+    def __init__(self, path: str, detail: str) -> None:
+        super().__init__(f"403 on GET {path}: {detail}")
+        self.path = path
+        self.detail = detail
+
+
+class NotFound(AirbyteTracedException):
+    """A 404 (undocumented in Planhat): fatal for a list, expected for a record deleted meanwhile."""
+
+
+class Pacer:
+    """At most `per_minute` requests in any (scaled) minute, and a slow-down when the server runs low.
+
+    `time_scale` shrinks every wait (60 makes a minute last one second) so tests and benchmarks against
+    the emulator keep the proportions of the real quota.
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_minute = per_minute
+        self.window = MINUTE / time_scale
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+        self._pause_until = 0.0
+
+    def wait_turn(self) -> None:
+        with self._lock:
+            while True:
+                now = self._clock()
+                while self._sent and self._sent[0] <= now - self.window:
+                    self._sent.popleft()
+                wait = self._pause_until - now
+                if len(self._sent) >= self.per_minute:
+                    wait = max(wait, self._sent[0] + self.window - now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return
+                self._sleep(wait)
+
+    def observe_remaining(self, remaining: int) -> None:
+        """Spread the calls the server says are left over one window, rather than spend them at once."""
+        if remaining <= LOW_REMAINING:
+            spacing = self.window / max(remaining, 1)
+            with self._lock:
+                self._pause_until = max(self._pause_until, self._clock() + spacing)
+
+
+def backoff_seconds(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+    """Capped exponential with equal jitter, never below the server's Retry-After (itself capped)."""
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    delay = step / 2 + rng.uniform(0, step / 2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, RETRY_AFTER_CAP_SECONDS))
+    return delay
+
+
+def retry_after_seconds(response: requests.Response | None) -> float | None:
+    if response is None:
+        return None
+    raw = response.headers.get("Retry-After")
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+class PlanhatClient:
+    """GETs against one Planhat cluster; returns parsed JSON or raises a classified failure."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        requests_per_minute: int,
+        *,
+        region: str = "custom",
+        time_scale: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.region = region
+        self.time_scale = time_scale
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.pacer = Pacer(requests_per_minute, time_scale, sleep=sleep)
+        self.session = session or requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        self.requests_sent = 0
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        last_problem = ""
+        retry_after: float | None = None  # what the last failed answer asked for, if anything
+        for attempt in range(MAX_RETRIES + 1):
+            if attempt:
+                self._sleep(backoff_seconds(attempt - 1, self._rng, retry_after) / self.time_scale)
+                retry_after = None
+            self.pacer.wait_turn()
+            self.requests_sent += 1
+            try:
+                response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT_SECONDS)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"{type(exc).__name__}: {exc}"
+                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
+                continue
+            self._observe_quota(response)
+            if response.status_code in RETRY_STATUSES:
+                retry_after = retry_after_seconds(response)
+                last_problem = f"HTTP {response.status_code}"
+                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
+                continue
+            if response.status_code == 401:
+                raise self._unauthorized(path)
+            if response.status_code == 403:
+                raise PermissionDenied(path, _snippet(response))
+            if response.status_code == 404:
+                raise NotFound(
+                    message=f"Planhat answered 404 to GET {path}.",
+                    internal_message=f"GET {self.base_url}{path}: 404 {_snippet(response)}",
+                    failure_type=FailureType.system_error,
+                )
+            if response.status_code != 200:
+                raise AirbyteTracedException(
+                    message=f"Planhat answered {response.status_code} to GET {path}; this is a bug in the connector "
+                    "or an API change.",
+                    internal_message=f"GET {path} params={params}: {response.status_code} {_snippet(response)}",
+                    failure_type=FailureType.system_error,
+                )
+            try:
+                return response.json()
+            except ValueError:  # a truncated or garbled body: the next attempt usually gets the whole one
+                last_problem = "a body that is not JSON"
+                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
+        raise AirbyteTracedException(
+            message=f"Planhat kept failing on GET {path} ({last_problem}) after {MAX_RETRIES} retries over more "
+            "than two minutes; the sync can be retried later.",
+            internal_message=f"GET {path} params={params}: {last_problem}",
+            failure_type=FailureType.transient_error,
+        )
+
+    def _observe_quota(self, response: requests.Response) -> None:
+        raw = response.headers.get(REMAINING_HEADER)
+        if raw is not None and raw.strip().isdigit():
+            self.pacer.observe_remaining(int(raw))
+
+    def _unauthorized(self, path: str) -> AirbyteTracedException:
+        return AirbyteTracedException(
+            message=f"Planhat refused the API token (401 on GET {path}). Check that the token is a valid service "
+            f"account token and that the region ('{self.region}', {self.base_url}) is your tenant's: a token "
+            "used on another region's cluster is answered with 401.",
+            internal_message=f"401 on GET {self.base_url}{path}",
+            failure_type=FailureType.config_error,
+        )
+
+
+def _snippet(response: requests.Response, size: int = 300) -> str:
+    return response.text[:size].replace("\n", " ")

@@ -1,0 +1,100 @@
+"""company_documents: the self-contained record per company, and its change-driven incremental read."""
+
+from __future__ import annotations
+
+from airbyte_cdk.models import Level, SyncMode
+
+from source_planhat.streams import COMPANY_ID_QUERY_BUDGET, id_batches
+
+from .conftest import config_for, records, states_of, sync
+
+
+def by_id(output):
+    return {doc["_id"]: doc for doc in records(output, "company_documents")}
+
+
+def test_document_holds_the_company_and_all_its_related_records(planhat):
+    """Every conversation (paged, not the first 30), the real field names, the owner's name and email."""
+    server = planhat(per_company={"conversations": 9})
+    data = server.emulator.data.models
+    out = sync(config_for(server, page_sizes={"conversations": 4}), ["company_documents"], mode=SyncMode.full_refresh)
+
+    docs = by_id(out)
+    assert len(docs) == 12
+    company = data["companies"][3]
+    doc = docs[company["_id"]]
+    owner = server.emulator.find("users", company["owner"])
+    assert doc["company"]["owner"] == {
+        "_id": owner["_id"],
+        "nickName": owner["nickName"],
+        "name": f"{owner['firstName']} {owner['lastName']}",
+        "email": owner["email"],
+    }
+    for model, key in [
+        ("conversations", "companyId"),
+        ("endusers", "companyId"),
+        ("nps", "cId"),
+        ("assets", "companyId"),
+    ]:
+        expected = {r["_id"] for r in data[model] if r[key] == company["_id"]}
+        assert {r["_id"] for r in doc[model]} == expected, model
+    assert len(doc["conversations"]) == 9
+    assert f"health:{company['h']}" in doc["tags"] and f"owner:{doc['company']['owner']['name']}" in doc["tags"]
+    assert "## Conversations (9)" in doc["text"] and "## NPS (" in doc["text"]
+    assert "<p>" not in doc["text"]
+
+
+def test_incremental_reemits_exactly_the_companies_whose_records_changed(planhat):
+    """A change to a child re-emits its company; unchanged companies cost no request at all."""
+    server = planhat(size=30)
+    emulator = server.emulator
+    data = emulator.data.models
+    config = config_for(server, lookback_window=0)
+    first = sync(config, ["company_documents"])
+    assert len(by_id(first)) == 30
+
+    conversation = data["conversations"][10]
+    answer = data["nps"][40]
+    company = data["companies"][20]
+    emulator.touch("conversations", conversation["_id"])
+    emulator.touch("nps", answer["_id"])
+    emulator.touch("companies", company["_id"])
+    server.log.clear()
+
+    second = sync(config, ["company_documents"], state=states_of(first))
+    changed = {conversation["companyId"], answer["cId"], company["_id"]}
+    emitted = set(by_id(second))
+    assert emitted == changed
+    paths = [e.path for e in server.log.entries()]
+    only_via_children = changed - {company["_id"]}
+    assert len([p for p in paths if p.startswith("/companies/")]) == len(only_via_children)
+    assert len(paths) <= 2 + 6 * 2 + 2 + 5 * 2  # users; a page + probe per model; two companies; one batch
+
+
+def test_nothing_changed_emits_nothing_even_through_the_lookback(planhat):
+    """Records read again because of the lookback are recognised, not re-emitted as changes."""
+    server = planhat(size=30)
+    config = config_for(server, lookback_window=60 * 24 * 30)
+    first = sync(config, ["company_documents"])
+    server.log.clear()
+    second = sync(config, ["company_documents"], state=states_of(first))
+    assert by_id(second) == {}
+    assert server.log.count() <= 2 + 6 * 2
+
+
+def test_a_forbidden_related_model_leaves_its_section_empty_with_one_warning(planhat):
+    server = planhat(forbidden={"assets"})
+    out = sync(config_for(server), ["company_documents"], mode=SyncMode.full_refresh)
+    assert not out.errors
+    docs = by_id(out)
+    assert len(docs) == 12 and all(doc["assets"] == [] for doc in docs.values())
+    warnings = [m.log.message for m in out.logs if m.log.level == Level.WARN]
+    assert len(warnings) == 1 and "company_documents" in warnings[0] and "assets" in warnings[0]
+
+
+def test_company_id_batches_stay_under_the_url_budget():
+    ids = [f"{n:024x}" for n in range(500)]
+    batches = list(id_batches(ids))
+    assert [i for b in batches for i in b] == ids
+    assert all(len("%2C".join(b)) <= COMPANY_ID_QUERY_BUDGET for b in batches)
+    assert len(batches) == 500 // (COMPANY_ID_QUERY_BUDGET // 27) + 1
