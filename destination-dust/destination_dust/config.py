@@ -1,0 +1,207 @@
+"""The connector's configuration: one pydantic model, from which spec.json is generated.
+
+`python -m destination_dust.config > spec.json` rewrites the spec; a unit test fails when the
+checked-in file and the model drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+REGION_URLS = {"US": "https://dust.tt", "EU": "https://eu.dust.tt"}  # reference/dust-api.md, "Basics"
+DUST_UPSERTS_PER_MINUTE = 120  # per workspace, shared by every key and integration (reference)
+DEFAULT_UPSERTS_PER_MINUTE = 100  # a margin under Dust's limit for other integrations of the workspace
+# Dust's own connectors skip documents over 750k characters; the plan limit is 2 MB (reference).
+DEFAULT_MAX_DOCUMENT_CHARS = 750_000
+PLAN_MAX_DOCUMENT_CHARS = 2_000_000
+
+
+class Target(str, Enum):
+    documents = "documents"
+    table = "table"
+
+
+class Preset(str, Enum):
+    auto = "auto"  # by stream name: issue_documents -> pylon, company_documents -> planhat
+    generic = "generic"
+    pylon_issue = "pylon_issue"
+    planhat_company = "planhat_company"
+
+
+class OnRejected(str, Enum):
+    fail = "fail"
+    skip_and_report = "skip_and_report"
+
+
+class StreamSettings(BaseModel):
+    """How one stream is written; every field has a default that works for most streams."""
+
+    model_config = ConfigDict(extra="forbid", title="Stream settings", use_enum_values=False)
+
+    name: str = Field(title="Stream name", description="The stream these settings apply to.", min_length=1)
+    target: Target = Field(
+        Target.documents,
+        title="Target",
+        description="`documents`: one Dust document per record. `table`: rows of a Dust table.",
+    )
+    preset: Preset = Field(
+        Preset.auto,
+        title="Document layout",
+        description=(
+            "`auto` picks the Pylon layout for `issue_documents`, the Planhat layout for "
+            "`company_documents` and the generic layout otherwise."
+        ),
+    )
+    id_fields: list[str] = Field(
+        default_factory=list,
+        title="ID fields",
+        description="Fields that identify a record (default: the stream's primary key; a content hash without one).",
+    )
+    title_field: str | None = Field(
+        None, title="Title field", description="Default: title, name, subject, … whichever the record has."
+    )
+    tag_fields: list[str] = Field(
+        default_factory=list,
+        title="Tag fields",
+        description="Fields that become `field:value` tags agents can filter on.",
+    )
+    timestamp_field: str | None = Field(
+        None,
+        title="Timestamp field",
+        description="The record's update time (default: updated_at, updatedAt, lastUpdated, …).",
+    )
+    source_url_field: str | None = Field(
+        None, title="Source URL field", description="Default: link, url, source_url, html_url, web_url."
+    )
+    exclude_fields: list[str] = Field(
+        default_factory=list, title="Fields to leave out", description="Top-level fields not rendered."
+    )
+
+
+class DustConfig(BaseModel):
+    """Destination Dust"""
+
+    model_config = ConfigDict(extra="allow", title="Destination Dust")
+
+    api_key: SecretStr = Field(
+        title="API key",
+        description="A Dust workspace API key (sk-…) allowed to write to the data source.",
+        json_schema_extra={"airbyte_secret": True, "order": 0},
+    )
+    workspace_id: str = Field(title="Workspace ID", min_length=1, json_schema_extra={"order": 1})
+    space_id: str = Field(title="Space ID", min_length=1, json_schema_extra={"order": 2})
+    data_source_id: str = Field(
+        title="Data source ID",
+        min_length=1,
+        description="A folder or data source that is not managed by a Dust connector.",
+        json_schema_extra={"order": 3},
+    )
+    region: Literal["US", "EU"] = Field(
+        "US", title="Region", description="Where the workspace lives.", json_schema_extra={"order": 4}
+    )
+    base_url: str | None = Field(
+        None,
+        title="Custom base URL",
+        description="Overrides the region's URL (a proxy, an emulator).",
+        pattern=r"^https?://",
+        json_schema_extra={"order": 5},
+    )
+    upserts_per_minute: int = Field(
+        DEFAULT_UPSERTS_PER_MINUTE,
+        ge=1,
+        le=10_000,
+        title="Document upserts per minute",
+        description=f"Dust allows {DUST_UPSERTS_PER_MINUTE} per workspace, shared with every other integration.",
+        json_schema_extra={"order": 6},
+    )
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=32,
+        title="Concurrent upserts",
+        description="Upserts in flight at once.",
+        json_schema_extra={"order": 7},
+    )
+    max_document_chars: int = Field(
+        DEFAULT_MAX_DOCUMENT_CHARS,
+        ge=10_000,
+        le=PLAN_MAX_DOCUMENT_CHARS,
+        title="Maximum document size (characters)",
+        description="Longer records are split into `{id}-part{n}` documents at section boundaries.",
+        json_schema_extra={"order": 8},
+    )
+    on_rejected_record: OnRejected = Field(
+        OnRejected.fail,
+        title="When Dust rejects a record",
+        description="`fail` the sync, or `skip_and_report` the record and carry on.",
+        json_schema_extra={"order": 9},
+    )
+    streams: list[StreamSettings] = Field(
+        default_factory=list,
+        title="Per-stream settings",
+        description="Optional; streams not listed get the defaults.",
+        json_schema_extra={"order": 10},
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @property
+    def url(self) -> str:
+        return self.base_url or REGION_URLS[self.region]
+
+    def stream(self, name: str) -> StreamSettings:
+        for settings in self.streams:
+            if settings.name == name:
+                return settings
+        return StreamSettings(name=name)
+
+
+def _inline(schema: Any, defs: dict) -> Any:
+    """Airbyte's UI does not follow `$ref`: inline every definition."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            target = defs[schema["$ref"].split("/")[-1]]
+            merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+            return _inline(merged, defs)
+        if "anyOf" in schema and len(schema["anyOf"]) == 2 and {"type": "null"} in schema["anyOf"]:
+            # pydantic's Optional[X] -> the plain X: absent and null mean the same to us.
+            other = next(s for s in schema["anyOf"] if s != {"type": "null"})
+            rest = {k: v for k, v in schema.items() if k != "anyOf"}
+            return _inline({**other, **rest}, defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def connection_specification() -> dict:
+    schema = DustConfig.model_json_schema()
+    spec = _inline(schema, schema.get("$defs", {}))
+    spec["$schema"] = "http://json-schema.org/draft-07/schema#"
+    spec.pop("description", None)
+    if spec.get("properties", {}).get("base_url", {}).get("default", "x") is None:
+        spec["properties"]["base_url"].pop("default")
+    for field in spec["properties"]["streams"]["items"]["properties"].values():
+        if field.get("default", "x") is None:
+            field.pop("default")
+    return spec
+
+
+def spec() -> dict:
+    return {
+        "documentationUrl": "https://github.com/supportsuite/airbyte-support-connectors/tree/main/destination-dust",
+        "supportsIncremental": True,
+        "supported_destination_sync_modes": ["append", "overwrite", "append_dedup"],
+        "connectionSpecification": connection_specification(),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(spec(), indent=2))

@@ -1,0 +1,237 @@
+"""From a record to the Dust document: id, title, tags, timestamp, source_url, content hash.
+
+The rules here come from reference/dust-api.md: ids `[A-Za-z0-9_.-]` ≤128 chars, titles ≤512,
+tags `key:value` ≤512, timestamps in epoch milliseconds from the record's own update time,
+source_url only when http(s) with no `//` in its path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from .config import StreamSettings
+from .sections import Section, heading, humanize, render_object, scalar
+
+MAX_ID_CHARS = 128
+MAX_TITLE_CHARS = 512
+MAX_TAG_CHARS = 512
+HASH_TAG = "content_hash"
+STREAM_TAG = "airbyte_stream"  # how an overwrite finds the stream's old documents
+PARTS_TAG = "parts"  # on split documents: how many parts the record has
+# Bumped when rendering changes, so a new connector version re-uploads what it now renders differently.
+RENDER_VERSION = "1"
+UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+TIMESTAMP_FIELDS = ("updated_at", "updatedAt", "lastUpdated", "last_updated", "modified_at", "modifiedAt", "updated")
+CREATED_FIELDS = ("created_at", "createdAt", "createDate", "created")
+URL_FIELDS = ("link", "url", "source_url", "html_url", "web_url", "permalink")
+TITLE_FIELDS = ("title", "name", "subject", "summary", "display_name", "displayName", "label")
+
+
+@dataclass
+class RecordContext:
+    stream: str
+    primary_key: list[list[str]]
+    settings: StreamSettings
+
+
+@dataclass
+class DustDocument:
+    document_id: str
+    title: str
+    section: Section
+    stream: str
+    tags: list[str] = field(default_factory=list)
+    timestamp: int | None = None
+    source_url: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """Everything Dust stores for the document; equal hashes mean an upsert would change nothing."""
+        payload = json.dumps(
+            [RENDER_VERSION, self.section.text(), self.title, sorted(self.tags), self.timestamp, self.source_url],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+    def all_tags(self) -> list[str]:
+        return [*self.tags, tag(STREAM_TAG, self.stream), tag(HASH_TAG, self.content_hash)]
+
+    def body(self) -> dict:
+        body: dict[str, Any] = {
+            "title": self.title,
+            "mime_type": "text/markdown",
+            "section": self.section.to_dict(),
+            "tags": self.all_tags(),
+            "light_document_output": True,
+            "async": False,
+        }
+        if self.timestamp is not None:
+            body["timestamp"] = self.timestamp
+        if self.source_url:
+            body["source_url"] = self.source_url
+        return body
+
+
+def stored_hash(listed: dict) -> str | None:
+    """The content hash a previous sync left in the tags of a listed document."""
+    for value in listed.get("tags") or []:
+        if isinstance(value, str) and value.startswith(HASH_TAG + ":"):
+            return value.split(":", 1)[1]
+    return None
+
+
+def stored_tag(listed: dict, key: str) -> str | None:
+    for value in listed.get("tags") or []:
+        if isinstance(value, str) and value.startswith(key + ":"):
+            return value.split(":", 1)[1]
+    return None
+
+
+# -- field rules -----------------------------------------------------------------------------
+
+
+def sanitize_id(raw: str) -> str:
+    """A safe, unique document id: unsafe characters replaced and, when anything had to change
+    (replacement or truncation), a hash of the original appended so two ids never collide."""
+    safe = UNSAFE_ID_CHARS.sub("_", raw)
+    if safe == raw and len(raw) <= MAX_ID_CHARS:
+        return raw
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return f"{safe[: MAX_ID_CHARS - len(digest) - 1]}-{digest}"
+
+
+def field_value(record: dict, path: str) -> Any:
+    """`a.b` reads nested objects; a plain name reads the top level."""
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def document_id(
+    ctx: RecordContext, record: dict, prefix: str | None = None, key_fields: list[str] | None = None
+) -> str:
+    fields = ctx.settings.id_fields or key_fields or [".".join(path) for path in ctx.primary_key]
+    values = [field_value(record, f) for f in fields]
+    prefix = prefix or ctx.stream
+    if fields and all(v is not None and v != "" for v in values):
+        return sanitize_id("-".join([prefix, *(str(v) for v in values)]))
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return sanitize_id(f"{prefix}-{hashlib.sha256(canonical.encode()).hexdigest()[:32]}")
+
+
+def epoch_ms(value: Any) -> int | None:
+    """Epoch milliseconds from an ISO 8601 string or an epoch number (seconds or milliseconds)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value * 1000) if abs(value) < 100_000_000_000 else int(value)
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return epoch_ms(float(text))
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def first_present(record: dict, names: tuple[str, ...]) -> Any:
+    for name in names:
+        if record.get(name) not in (None, ""):
+            return record[name]
+    return None
+
+
+def valid_source_url(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc and "//" not in parts.path and " " not in url:
+        return url
+    return None
+
+
+def tag(key: str, value: Any) -> str:
+    return f"{key}:{scalar(value).replace(chr(10), ' ')}"[:MAX_TAG_CHARS]
+
+
+def tags_of(record: dict, fields: list[str]) -> list[str]:
+    out = []
+    for name in fields:
+        value = field_value(record, name)
+        values = value if isinstance(value, list) else [value]
+        label = name.split(".")[-1]
+        for item in values:
+            if isinstance(item, dict):
+                item = item.get("name") or item.get("value") or item.get("id")
+            if item not in (None, "") and not isinstance(item, dict | list):
+                out.append(tag(label, item))
+    return list(dict.fromkeys(out))
+
+
+def clip_title(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= MAX_TITLE_CHARS else title[: MAX_TITLE_CHARS - 1] + "…"
+
+
+# -- the generic layout and per-stream overrides ---------------------------------------------
+
+
+def generic_document(record: dict, ctx: RecordContext) -> DustDocument:
+    """Any record: title line, then scalars as `Label: value` lines, nested data as sub-sections."""
+    key_text = "-".join(str(field_value(record, ".".join(p))) for p in ctx.primary_key) if ctx.primary_key else None
+    title_key = next((k for k in TITLE_FIELDS if record.get(k) not in (None, "")), None)
+    title_value = record[title_key] if title_key else None
+    title = scalar(title_value) if title_value is not None else f"{humanize(ctx.stream)} {key_text or ''}".strip()
+    title = clip_title(title)
+    return DustDocument(
+        document_id=document_id(ctx, record),
+        title=title,
+        section=render_object(record, 1, heading(1, title), skip={title_key} if title_key else frozenset()),
+        stream=ctx.stream,
+        timestamp=epoch_ms(first_present(record, TIMESTAMP_FIELDS) or first_present(record, CREATED_FIELDS)),
+        source_url=valid_source_url(first_present(record, URL_FIELDS)),
+    )
+
+
+Layout = Callable[[dict, RecordContext], DustDocument]
+
+
+def build_document(record: dict, ctx: RecordContext, layout: Layout) -> DustDocument:
+    """Run the layout on the record minus excluded fields, then apply the stream's explicit settings."""
+    settings = ctx.settings
+    if settings.exclude_fields:
+        record = {k: v for k, v in record.items() if k not in set(settings.exclude_fields)}
+    document = layout(record, ctx)
+    changes: dict[str, Any] = {}
+    if settings.title_field and field_value(record, settings.title_field) not in (None, ""):
+        changes["title"] = clip_title(scalar(field_value(record, settings.title_field)))
+        if document.section.prefix == heading(1, document.title):
+            changes["section"] = replace(document.section, prefix=heading(1, changes["title"]))
+    if settings.timestamp_field:
+        changes["timestamp"] = epoch_ms(field_value(record, settings.timestamp_field))
+    if settings.source_url_field:
+        changes["source_url"] = valid_source_url(field_value(record, settings.source_url_field))
+    if settings.tag_fields:
+        changes["tags"] = list(dict.fromkeys(document.tags + tags_of(record, settings.tag_fields)))
+    if settings.id_fields:
+        changes["document_id"] = document_id(ctx, record)
+    return replace(document, **changes) if changes else document

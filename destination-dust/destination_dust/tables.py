@@ -1,0 +1,129 @@
+"""A stream with target `table` goes to a Dust table: slugged columns, stable row ids, 1 MB batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from typing import Any
+
+from .client import DustClient, RecordRejected
+from .documents import epoch_ms, field_value, sanitize_id
+
+logger = logging.getLogger("airbyte")
+
+ROWS_BODY_LIMIT = 1024 * 1024  # Dust's body limit on the rows endpoint (reference/dust-api.md)
+ROWS_BODY_BUDGET = ROWS_BODY_LIMIT - 64 * 1024  # room for the envelope and JSON escaping differences
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def slug(name: str) -> str:
+    """A column key Dust accepts: ^[a-z0-9_]+$ (camelCase split, everything else underscored)."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+    return text or "column"
+
+
+def column_names(keys: list[str]) -> dict[str, str]:
+    """Field -> column, collisions resolved deterministically (the same keys always map the same way)."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    # Keys already valid keep their name; the others are placed after them, in sorted order.
+    for key in sorted(keys, key=lambda k: (slug(k) != k, k)):
+        column = slug(key)
+        if column in used:
+            column = f"{column}_{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+        used.add(column)
+        mapping[key] = column
+    return mapping
+
+
+def is_datetime_schema(schema: dict) -> bool:
+    return schema.get("format") == "date-time" or str(schema.get("airbyte_type", "")).startswith("timestamp")
+
+
+class TableWriter:
+    """Buffers one stream's rows and sends them in batches under the body limit."""
+
+    def __init__(
+        self, client: DustClient, stream: dict, primary_key: list[list[str]], replace: bool, id_fields: list[str]
+    ):
+        self.client = client
+        self.stream_name = stream["name"]
+        self.table_id = sanitize_id(f"airbyte_{slug(self.stream_name)}")
+        self.properties: dict[str, dict] = (stream.get("json_schema") or {}).get("properties") or {}
+        self.columns = column_names(list(self.properties))
+        self.key_fields = id_fields or [".".join(path) for path in primary_key]
+        self.replace = replace
+        self.rows: dict[str, dict] = {}
+        self.size = 0
+        self.created = False
+        self.sent_batches = 0
+        self.rows_sent = 0
+
+    def column(self, key: str) -> str:
+        if key not in self.columns:
+            self.columns = column_names([*self.columns, key])
+        return self.columns[key]
+
+    def value(self, key: str, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        if isinstance(value, str) and (is_datetime_schema(self.properties.get(key) or {}) or ISO_DATETIME.match(value)):
+            epoch = epoch_ms(value)
+            if epoch is not None:
+                return {"type": "datetime", "epoch": epoch}
+        return value
+
+    def row_id(self, record: dict) -> str:
+        values = [field_value(record, f) for f in self.key_fields]
+        if self.key_fields and all(v is not None for v in values):
+            return sanitize_id("-".join(str(v) for v in values))
+        canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def add(self, record: dict) -> None:
+        row = {"row_id": self.row_id(record), "value": {self.column(k): self.value(k, v) for k, v in record.items()}}
+        size = len(json.dumps(row, ensure_ascii=False).encode()) + 1
+        if size > ROWS_BODY_BUDGET:
+            raise RecordRejected(
+                413, "row_too_large", f"row {row['row_id']} is {size} bytes, over Dust's 1 MB body limit"
+            )
+        if self.size + size > ROWS_BODY_BUDGET:
+            self.flush()
+        previous = self.rows.pop(row["row_id"], None)
+        if previous is not None:
+            self.size -= len(json.dumps(previous, ensure_ascii=False).encode()) + 1
+        self.rows[row["row_id"]] = row
+        self.size += size
+
+    def ensure_table(self) -> None:
+        if not self.created:
+            self.client.upsert_table(
+                {
+                    "table_id": self.table_id,
+                    "name": slug(self.stream_name),
+                    "title": self.stream_name,
+                    "description": f"Records of the Airbyte stream {self.stream_name}.",
+                }
+            )
+            self.created = True
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        self.ensure_table()
+        truncate = self.replace and self.sent_batches == 0
+        self.client.upsert_rows(self.table_id, list(self.rows.values()), truncate=truncate)
+        self.sent_batches += 1
+        self.rows_sent += len(self.rows)
+        self.rows, self.size = {}, 0
+
+    def finish(self) -> None:
+        """After the stream completed: an overwrite that sent no rows still empties the table."""
+        self.flush()
+        if self.replace and self.sent_batches == 0:
+            self.ensure_table()
+            self.client.upsert_rows(self.table_id, [], truncate=True)
+            self.sent_batches += 1

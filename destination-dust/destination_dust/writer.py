@@ -1,0 +1,371 @@
+"""Orchestration: messages in, upserts out, STATE echoed only once everything before it is in Dust.
+
+The writer owns one buffer per stream, renders documents, asks Dust (through the
+non-rate-limited list endpoint) which of them it already holds unchanged, and hands the rest to
+a small thread pool; the client paces them. Each STATE remembers how many upserts had been
+submitted when it arrived and is echoed, in arrival order, once all of those have completed.
+Messages are plain dicts so that fields the CDK's models do not know (the platform's state `id`)
+pass through untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from .client import DustClient, RecordRejected
+from .config import DustConfig, OnRejected, Target
+from .documents import PARTS_TAG, STREAM_TAG, DustDocument, RecordContext, build_document, stored_hash, stored_tag
+from .presets import layout_for
+from .split import part_id, split_document
+from .tables import TableWriter
+
+logger = logging.getLogger("airbyte")
+
+BATCH_DOCUMENTS = 50  # records rendered before one hash lookup; a STATE flushes earlier
+QUEUED_PER_WORKER = 4  # upserts queued ahead of the pool, per worker: bounds memory
+
+
+class BadInput(Exception):
+    """A line on stdin that is not an Airbyte message."""
+
+    def __init__(self, line_number: int, problem: str) -> None:
+        super().__init__(f"line {line_number} of the input is not an Airbyte message: {problem}")
+        self.line_number = line_number
+
+
+@dataclass
+class Rejection:
+    stream: str
+    document_id: str
+    error: RecordRejected
+
+
+@dataclass
+class StreamWriter:
+    key: tuple[str | None, str]
+    ctx: RecordContext
+    target: Target
+    replace: bool
+    layout: Any = None
+    table: TableWriter | None = None
+    buffer: dict[str, list[DustDocument]] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)
+    records_since_state: int = 0
+    records: int = 0
+    complete: bool = False
+    incomplete: bool = False  # the source said INCOMPLETE: an overwrite must not prune
+
+
+@dataclass
+class Stats:
+    records: int = 0
+    upserts: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def stream_key(descriptor: dict) -> tuple[str | None, str]:
+    return descriptor.get("namespace") or None, descriptor["name"]
+
+
+def replaces(configured: dict) -> bool:
+    """Overwrite, or a refresh that truncates (minimum_generation_id == generation_id > 0)."""
+    mode = configured.get("destination_sync_mode")
+    mode = getattr(mode, "value", mode)
+    minimum, generation = configured.get("minimum_generation_id"), configured.get("generation_id")
+    return mode == "overwrite" or bool(minimum and minimum == generation)
+
+
+class Writer:
+    def __init__(self, config: DustConfig, catalog: dict, client: DustClient) -> None:
+        self.config = config
+        self.client = client
+        self.streams: dict[tuple[str | None, str], StreamWriter] = {}
+        for configured in catalog.get("streams") or []:
+            stream = configured["stream"]
+            settings = config.stream(stream["name"])
+            primary_key = configured.get("primary_key") or stream.get("source_defined_primary_key") or []
+            ctx = RecordContext(stream["name"], primary_key, settings)
+            writer = StreamWriter(stream_key(stream), ctx, settings.target, replaces(configured))
+            if settings.target == Target.table:
+                writer.table = TableWriter(client, stream, primary_key, writer.replace, settings.id_fields)
+            else:
+                writer.layout = layout_for(stream["name"], settings.preset)
+            self.streams[writer.key] = writer
+        self.stats = Stats()
+        self.pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="dust-upsert")
+        self._futures: deque[Future] = deque()  # submitted, in order; the head is popped once done
+        self._completed = 0  # how many futures were popped done
+        self._submitted = 0
+        self._pending_states: deque[tuple[dict, int]] = deque()  # (message, futures submitted before it)
+        self._latest: dict[str, Future] = {}  # document id -> its last submitted write, to keep order per id
+        self._known: dict[str, str | None] = {}  # document id -> content hash in Dust (None: absent)
+        self._known_parts: dict[str, int] = {}  # base document id -> parts in Dust (0: not split)
+        self._records_since_global = 0
+        self._saw_statuses = False  # a source that reports stream statuses must report COMPLETE
+        self._source_failed = False
+        self._lock = threading.Lock()
+
+    # -- the message loop --------------------------------------------------------------------
+
+    def run(self, messages: Iterable[dict]) -> Iterator[dict]:
+        bad: BadInput | None = None
+        iterator = iter(messages)
+        try:
+            while True:
+                try:
+                    message = next(iterator)
+                except StopIteration:
+                    break
+                except BadInput as exc:
+                    bad = exc
+                    break
+                kind = message.get("type")
+                if kind == "RECORD":
+                    self._record(message["record"])
+                elif kind == "STATE":
+                    self._state(message)
+                elif kind == "TRACE":
+                    self._trace(message["trace"])
+                yield from self._ready_states()
+            self._flush_all()
+            self._drain()
+            yield from self._ready_states()
+            if bad is not None:
+                raise AirbyteTracedException(
+                    message=f"Stopped at {bad}. Everything before it was written and its states echoed.",
+                    internal_message=str(bad),
+                    failure_type=FailureType.system_error,
+                )
+            self._finish_streams()
+            self._report()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _stream(self, descriptor: dict) -> StreamWriter:
+        found = self.streams.get(stream_key(descriptor))
+        if found is None:
+            raise AirbyteTracedException(
+                message=f"Received a record for stream {descriptor.get('name')!r}, which is not in the configured catalog.",
+                failure_type=FailureType.system_error,
+            )
+        return found
+
+    def _record(self, record: dict) -> None:
+        stream = self._stream({"name": record["stream"], "namespace": record.get("namespace")})
+        stream.records_since_state += 1
+        stream.records += 1
+        self._records_since_global += 1
+        self.stats.records += 1
+        data = record.get("data") or {}
+        if stream.table is not None:
+            self._guard(stream.ctx.stream, f"{stream.ctx.stream} row", lambda: stream.table.add(data))
+            return
+        document = build_document(data, stream.ctx, stream.layout)
+        parts = split_document(document, self.config.max_document_chars)
+        stream.buffer.pop(document.document_id, None)  # a later record with the same id wins
+        stream.buffer[document.document_id] = parts
+        if len(stream.buffer) >= BATCH_DOCUMENTS:
+            self._flush(stream)
+
+    def _state(self, message: dict) -> None:
+        state = message.get("state") or {}
+        if state.get("type") == "STREAM":
+            stream = self.streams.get(stream_key(state["stream"]["stream_descriptor"]))
+            count = stream.records_since_state if stream else 0
+            if stream:
+                stream.records_since_state = 0
+        else:
+            count = self._records_since_global
+            self._records_since_global = 0
+        state["destinationStats"] = {**(state.get("destinationStats") or {}), "recordCount": float(count)}
+        self._flush_all()
+        self._pending_states.append((message, self._submitted))
+
+    def _trace(self, trace: dict) -> None:
+        if trace.get("type") == "ERROR":
+            self._source_failed = True
+        status = trace.get("stream_status") or {}
+        if trace.get("type") != "STREAM_STATUS" or not status.get("stream_descriptor"):
+            return
+        self._saw_statuses = True
+        stream = self.streams.get(stream_key(status["stream_descriptor"]))
+        if stream and status.get("status") == "COMPLETE":
+            stream.complete = True
+        elif stream and status.get("status") == "INCOMPLETE":
+            stream.incomplete = True
+
+    def _ready_states(self) -> Iterator[dict]:
+        self._advance()
+        while self._pending_states and self._pending_states[0][1] <= self._completed:
+            yield self._pending_states.popleft()[0]
+
+    # -- documents: lookup, compare, submit --------------------------------------------------
+
+    def _flush_all(self) -> None:
+        for stream in self.streams.values():
+            if stream.table is not None:
+                self._guard(stream.ctx.stream, f"{stream.ctx.stream} rows", stream.table.flush)
+            else:
+                self._flush(stream)
+
+    def _flush(self, stream: StreamWriter) -> None:
+        if not stream.buffer:
+            return
+        batch, stream.buffer = stream.buffer, {}
+        self._lookup([base for base in batch if base not in self._known_parts])
+        for base, parts in batch.items():
+            split = len(parts) > 1 or parts[0].document_id != base
+            previous_parts = self._known_parts.get(base, 0)
+            stale = [part_id(base, i) for i in range(len(parts) + 1 if split else 1, previous_parts + 1)]
+            if split and self._known.get(base) is not None:
+                stale.append(base)
+            new_futures = []
+            for part in parts:
+                stream.written.add(part.document_id)
+                content_hash = part.content_hash
+                if self._known.get(part.document_id) == content_hash:
+                    self.stats.unchanged += 1
+                    continue
+                self._known[part.document_id] = content_hash
+                new_futures.append(self._submit(part.document_id, self._upsert, stream.ctx.stream, part))
+            self._known_parts[base] = len(parts) if split else 0
+            for document_id in stale:
+                self._known[document_id] = None
+                self._submit(document_id, self._delete, document_id, new_futures)
+
+    def _lookup(self, bases: list[str]) -> None:
+        """Hashes Dust holds for these ids, their first part, and the other parts a first part names."""
+        if not bases:
+            return
+        found = {d["document_id"]: d for d in self.client.list_documents([*bases, *(part_id(b, 1) for b in bases)])}
+        more = []
+        for base in bases:
+            self._known[base] = stored_hash(found[base]) if base in found else None
+            first = found.get(part_id(base, 1))
+            count = int(stored_tag(first, PARTS_TAG) or 1) if first else 0
+            self._known_parts[base] = count
+            if first:
+                self._known[part_id(base, 1)] = stored_hash(first)
+            more.extend(part_id(base, i) for i in range(2, count + 1))
+        others = {d["document_id"]: d for d in self.client.list_documents(more)} if more else {}
+        for document_id in more:
+            self._known[document_id] = stored_hash(others[document_id]) if document_id in others else None
+
+    def _submit(self, document_id: str, task, *args) -> Future:
+        previous = self._latest.get(document_id)
+        future = self.pool.submit(self._after, previous, task, *args)
+        self._latest[document_id] = future
+        self._futures.append(future)
+        self._submitted += 1
+        while len(self._futures) > self.config.concurrency * QUEUED_PER_WORKER:
+            self._futures[0].result()
+            self._advance()
+        return future
+
+    @staticmethod
+    def _after(previous: Future | None, task, *args):
+        # Writes to one id run in submission order; the earlier one was queued first, so it
+        # is already running or done by the time a worker picks this one up.
+        if previous is not None:
+            previous.result()
+        return task(*args)
+
+    def _upsert(self, stream: str, document: DustDocument) -> Rejection | None:
+        try:
+            self.client.upsert_document(document.document_id, document.body())
+        except RecordRejected as exc:
+            return Rejection(stream, document.document_id, exc)
+        with self._lock:
+            self.stats.upserts += 1
+        return None
+
+    def _delete(self, document_id: str, wait_for: list[Future]) -> None:
+        for future in wait_for:
+            future.result()
+        self.client.delete_document(document_id)
+        with self._lock:
+            self.stats.deleted += 1
+
+    def _advance(self) -> None:
+        while self._futures and self._futures[0].done():
+            result = self._futures.popleft().result()  # a failed write raises here and stops the sync
+            self._completed += 1
+            if isinstance(result, Rejection):
+                self._rejected(result)
+
+    def _drain(self) -> None:
+        while self._futures:
+            self._futures[0].result()
+            self._advance()
+
+    def _rejected(self, rejection: Rejection) -> None:
+        problem = rejection.error
+        message = (
+            f"Dust rejected document {rejection.document_id!r} of stream {rejection.stream!r}: "
+            f"{problem.status} {problem.kind}: {problem.message}"
+        )
+        if self.config.on_rejected_record == OnRejected.skip_and_report:
+            logger.warning(f"Skipped: {message}")
+            self._known[rejection.document_id] = None  # not in Dust: a later record with this id is sent
+            self.stats.rejected.append(rejection)
+            return
+        raise AirbyteTracedException(
+            message=message,
+            internal_message=str(problem),
+            failure_type=FailureType.config_error if problem.status in (403, 413) else FailureType.system_error,
+        )
+
+    def _guard(self, stream: str, what: str, action) -> None:
+        try:
+            action()
+        except RecordRejected as exc:
+            self._rejected(Rejection(stream, what, exc))
+
+    # -- end of the sync ---------------------------------------------------------------------
+
+    def _finish_streams(self) -> None:
+        """After a clean end: tables of overwrites are finished, documents of overwrites pruned."""
+        pruned = [s for s in self.streams.values() if s.replace and s.table is None and self._finished(s)]
+        for stream in self.streams.values():
+            if stream.table is not None and self._finished(stream):
+                stream.table.finish()
+        if not pruned:
+            return
+        by_stream = {s.ctx.stream: s for s in pruned}
+        stale = []
+        for listed in self.client.list_documents():
+            stream = by_stream.get(stored_tag(listed, STREAM_TAG) or "")
+            if stream is not None and listed["document_id"] not in stream.written:
+                stale.append(listed["document_id"])
+        for document_id in stale:
+            self.client.delete_document(document_id)
+        self.stats.deleted += len(stale)
+        if stale:
+            logger.info(f"Overwrite: deleted {len(stale)} documents no longer in the source")
+
+    def _finished(self, stream: StreamWriter) -> bool:
+        if self._source_failed or stream.incomplete:
+            return False
+        return stream.complete or not self._saw_statuses
+
+    def _report(self) -> None:
+        stats = self.stats
+        logger.info(
+            f"Dust sync done: {stats.records} records, {stats.upserts} upserts, {stats.unchanged} unchanged "
+            f"documents not re-sent, {stats.deleted} deleted, {len(stats.rejected)} rejected, "
+            f"{self.client.rate_limited_total} rate-limit answers absorbed"
+        )
+        if stats.rejected:
+            listing = "; ".join(f"{r.stream}/{r.document_id}: {r.error.kind}" for r in stats.rejected[:20])
+            logger.warning(f"{len(stats.rejected)} records were skipped because Dust rejected them: {listing}")
