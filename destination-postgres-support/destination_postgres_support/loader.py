@@ -1,0 +1,547 @@
+"""The Postgres backend: every byte the destination writes goes through here.
+
+One batch = one transaction: COPY (binary) into a temp table dropped at commit, then one merge statement
+into the target that lets a row replace another only if it is not older ("newer wins" on updated_at / the
+stream's cursor). Temp tables live inside the transaction and locks are transaction-scoped, so the loader
+also works through a transaction pooler (Neon's pooled URL). Identifiers are always psycopg.sql.Identifier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from .business_hours import Calendar
+from .config import DestinationConfig
+from .generic import META_COLUMNS, GenericStream, aside_name, fit_identifier
+from .mapping import PG_TYPES, TableMapping
+from .migrate import migrate
+
+logger = logging.getLogger("airbyte")
+
+CONNECT_TIMEOUT_S = 15
+PENDING = "_support_pending_messages"
+MESSAGE_COLUMNS = ("id", "issue_id", "sender_type", "sender_name", "body_text", "body_html", "created_at", "is_private")
+# Columns the dashboard's tables get in SQL rather than from the record.
+SETTINGS_COLUMNS = ('"timezone"', '"day_start_seconds"', '"day_end_seconds"', '"week_prefix"', '"holiday_days"')
+
+
+def connection_string(config: DestinationConfig) -> str:
+    extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "destination-postgres-support"}
+    if config.ssl_mode is not None:
+        extra["sslmode"] = config.ssl_mode.value
+    return make_conninfo(config.database_url.get_secret_value(), **extra)
+
+
+def connect(config: DestinationConfig) -> psycopg.Connection:
+    # prepare_threshold=None: server-side prepared statements break behind transaction poolers.
+    return psycopg.connect(connection_string(config), autocommit=False, prepare_threshold=None)
+
+
+def _now_ms() -> dt.datetime:
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_sync_id() -> str:
+    """A cuid-like id for sync_log.id (Prisma's @default(cuid()) is generated client-side)."""
+    return "c" + format(int(time.time() * 1000), "x") + secrets.token_hex(8)
+
+
+class PostgresBackend:
+    def __init__(self, config: DestinationConfig, conn: psycopg.Connection):
+        self.config = config
+        self.conn = conn
+        self.schema = config.schema_name
+        self.synced_at = _now_ms()
+        self.calendar = Calendar.from_config(config.business_hours)
+
+    # ─── helpers ────────────────────────────────────────────────────────────
+
+    def ident(self, name: str) -> sql.Identifier:
+        return sql.Identifier(self.schema, name)
+
+    def _begin(self) -> None:
+        # Inlined SQL functions resolve names at the caller's search_path.
+        self.conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
+
+    def _copy(self, temp: str, columns: Sequence[str], types: Sequence[str], rows: Sequence[tuple]) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(temp), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with self.conn.cursor().copy(statement) as copy:
+            copy.set_types(list(types))
+            for row in rows:
+                copy.write_row(row)
+
+    def _temp_table(self, temp: str, columns: Sequence[tuple[str, str]]) -> None:
+        self.conn.execute(
+            sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(
+                sql.Identifier(temp),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in columns),
+            )
+        )
+
+    # ─── setup ──────────────────────────────────────────────────────────────
+
+    def prepare(self) -> None:
+        """Migrate, then write the configured business hours and SLA targets."""
+        migrate(self.conn, self.schema)
+        cal = self.calendar
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET timezone = %s, day_start_seconds = %s, day_end_seconds = %s, working_days = %s,"
+                    " holidays = %s, week_prefix = %s, holiday_days = %s"
+                ).format(self.ident("business_hours_settings")),
+                (
+                    cal.timezone,
+                    cal.day_start,
+                    cal.day_end,
+                    list(cal.working_days),
+                    list(self.config.business_hours.holidays),
+                    list(cal.week_prefix),
+                    list(cal.holiday_days),
+                ),
+            )
+            for target in self.config.sla_targets:
+                self.conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (priority, first_response_hours, resolution_hours) VALUES (%s, %s, %s)"
+                        " ON CONFLICT (priority) DO UPDATE SET first_response_hours = EXCLUDED.first_response_hours,"
+                        " resolution_hours = EXCLUDED.resolution_hours"
+                    ).format(self.ident("sla_targets")),
+                    (target.priority, target.first_response_hours, target.resolution_hours),
+                )
+
+    # ─── sync_log ───────────────────────────────────────────────────────────
+
+    def start_sync_log(self) -> str:
+        sync_id = new_sync_id()
+        with self.conn.transaction():
+            # synced_at is this sync's stamp (an overwrite deletes rows with an older one): keep it strictly
+            # after every earlier sync's, even within the same millisecond.
+            latest = self.conn.execute(
+                sql.SQL("SELECT max(started_at) FROM {}").format(self.ident("sync_log"))
+            ).fetchone()[0]
+            if latest is not None and latest >= self.synced_at:
+                self.synced_at = latest + dt.timedelta(milliseconds=1)
+            self.conn.execute(
+                sql.SQL("INSERT INTO {} (id, started_at, status) VALUES (%s, %s, 'running')").format(
+                    self.ident("sync_log")
+                ),
+                (sync_id, self.synced_at),
+            )
+        return sync_id
+
+    def update_sync_log(
+        self,
+        sync_id: str,
+        counts: dict[str, int],
+        watermark: dt.datetime | None,
+        errors: list[str],
+        status: str | None = None,
+    ) -> None:
+        ended = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) if status else None
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET issues_synced = %s, accounts_synced = %s, messages_synced = %s,"
+                    " errors = %s, last_issue_updated_at = %s, status = coalesce(%s, status),"
+                    " ended_at = coalesce(%s, ended_at) WHERE id = %s"
+                ).format(self.ident("sync_log")),
+                (
+                    counts.get("issues", 0),
+                    counts.get("accounts", 0),
+                    counts.get("issue_messages", 0),
+                    orjson.dumps(errors).decode() if errors else None,
+                    watermark,
+                    status,
+                    ended,
+                    sync_id,
+                ),
+            )
+
+    # ─── dashboard tables ───────────────────────────────────────────────────
+
+    def merge_core(self, mapping: TableMapping, rows: Sequence[tuple], mark_seen: bool) -> dict[str, Any]:
+        """Load one batch of a seed-003 table in one transaction. Returns facts for sync_log."""
+        temp = f"tmp_{mapping.table}"
+        columns = mapping.column_names
+        with self.conn.transaction():
+            self._begin()
+            self._temp_table(temp, [(c.name, PG_TYPES[c.kind][0]) for c in mapping.columns])
+            self._copy(temp, columns, [PG_TYPES[c.kind][1] for c in mapping.columns], rows)
+            facts: dict[str, Any] = {}
+            if mapping.table == "issues":
+                self._placeholders(temp)
+                self._merge_issues(temp, columns)
+                facts["watermark"] = self.conn.execute(
+                    sql.SQL("SELECT max(updated_at) FROM {}").format(sql.Identifier(temp))
+                ).fetchone()[0]
+                self._move_pending()
+            elif mapping.table == "messages":
+                self._move_pending()
+                self._merge_messages(temp)
+            else:
+                self._merge_plain(mapping, temp, columns)
+            if mark_seen:
+                # An overwrite deletes rows this sync did not see; a row kept by "newer wins" was seen.
+                self.conn.execute(
+                    sql.SQL("UPDATE {} t SET synced_at = %s FROM {} s WHERE t.id = s.id AND t.synced_at < %s").format(
+                        self.ident(mapping.table), sql.Identifier(temp)
+                    ),
+                    (self.synced_at, self.synced_at),
+                )
+        return facts
+
+    def _newer_wins(self, table: str) -> sql.Composable:
+        return sql.SQL("t.updated_at IS NULL OR EXCLUDED.updated_at IS NULL OR EXCLUDED.updated_at >= t.updated_at")
+
+    def _assignments(self, columns: Sequence[str]) -> sql.Composable:
+        return sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns if c != "id")
+
+    def _merge_plain(self, mapping: TableMapping, temp: str, columns: Sequence[str]) -> None:
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {target} AS t ({cols}, synced_at) SELECT {cols}, %s FROM {temp}"
+                " ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = EXCLUDED.synced_at WHERE {guard}"
+            ).format(
+                target=self.ident(mapping.table),
+                cols=cols,
+                temp=sql.Identifier(temp),
+                assign=self._assignments(columns),
+                guard=self._newer_wins(mapping.table),
+            ),
+            (self.synced_at,),
+        )
+
+    def _placeholders(self, temp: str) -> None:
+        """Accounts and users an issue points to but that have not arrived (or are not synced) yet.
+
+        The foreign keys need a row; a placeholder has name = id and updated_at NULL, so the real record
+        replaces it whenever it comes.
+        """
+        for column, table in (("account_id", "accounts"), ("assignee_id", "users")):
+            self.conn.execute(
+                sql.SQL(
+                    "INSERT INTO {table} (id, name, synced_at) SELECT DISTINCT {col}, {col}, %s FROM {temp}"
+                    " WHERE {col} IS NOT NULL ON CONFLICT (id) DO NOTHING"
+                ).format(table=self.ident(table), col=sql.Identifier(column), temp=sql.Identifier(temp)),
+                (self.synced_at,),
+            )
+
+    def _bh(self, start: str, end: str) -> sql.Composable:
+        """Business hours between two columns, the calendar inlined as constants.
+
+        The same values prepare() stored in business_hours_settings; constants let Postgres inline the SQL
+        functions into a tight expression (joining the settings row instead was ~10x slower per row).
+        """
+        cal = self.calendar
+        return sql.SQL("{fn}({start}, {end}, {tz}::text, {ds}::int, {de}::int, {wp}::int[], {hd}::int[])").format(
+            fn=self.ident("business_hours_between"),
+            start=sql.SQL(start),
+            end=sql.SQL(end),
+            tz=sql.Literal(cal.timezone),
+            ds=sql.Literal(cal.day_start),
+            de=sql.Literal(cal.day_end),
+            wp=sql.Literal("{" + ",".join(map(str, cal.week_prefix)) + "}"),
+            hd=sql.Literal("{" + ",".join(map(str, cal.holiday_days)) + "}"),
+        )
+
+    def _merge_issues(self, temp: str, columns: Sequence[str]) -> None:
+        computed = [c for c in columns if c != "first_response_at"]
+        select = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in computed)
+        cols = sql.SQL(", ").join(map(sql.Identifier, computed))
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {target} AS t ({cols}, first_response_at, first_response_source, first_response_hours,"
+                " resolution_hours, synced_at)"
+                " SELECT {select}, f.first_response_at,"
+                " CASE WHEN s.first_response_at IS NOT NULL THEN 'pylon' END,"
+                " {fr_hours}, CASE WHEN s.closed_at IS NOT NULL THEN {res_hours} END, %s"
+                " FROM {temp} s"
+                " CROSS JOIN LATERAL (SELECT coalesce(s.first_response_at, (SELECT min(m.created_at) FROM {messages} m"
+                "   WHERE m.issue_id = s.id AND m.sender_type = 'team')) AS first_response_at) f"
+                " ON CONFLICT (id) DO UPDATE SET {assign}, first_response_at = EXCLUDED.first_response_at,"
+                " first_response_source = EXCLUDED.first_response_source,"
+                " first_response_hours = EXCLUDED.first_response_hours,"
+                " resolution_hours = EXCLUDED.resolution_hours, synced_at = EXCLUDED.synced_at"
+                " WHERE {guard}"
+            ).format(
+                target=self.ident("issues"),
+                cols=cols,
+                select=select,
+                fr_hours=self._bh("s.created_at", "f.first_response_at"),
+                res_hours=self._bh("s.created_at", "s.closed_at"),
+                temp=sql.Identifier(temp),
+                messages=self.ident("messages"),
+                assign=self._assignments(computed),
+                guard=self._newer_wins("issues"),
+            ),
+            (self.synced_at,),
+        )
+
+    def _message_cols(self, prefix: str = "") -> sql.Composable:
+        return sql.SQL(", ").join(sql.SQL(prefix + "{}").format(sql.Identifier(c)) for c in MESSAGE_COLUMNS)
+
+    def _merge_messages(self, temp: str) -> None:
+        """Messages whose issue exists go to `messages`; the others wait in the pending table."""
+        exists = sql.SQL("EXISTS (SELECT 1 FROM {} i WHERE i.id = s.issue_id)").format(self.ident("issues"))
+        upsert = sql.SQL(" ON CONFLICT (id) DO UPDATE SET {}, synced_at = EXCLUDED.synced_at").format(
+            self._assignments(MESSAGE_COLUMNS)
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {target} AS t ({cols}, synced_at) SELECT {scols}, %s FROM {temp} s WHERE {exists}"
+            ).format(
+                target=self.ident("messages"),
+                cols=self._message_cols(),
+                scols=self._message_cols("s."),
+                temp=sql.Identifier(temp),
+                exists=exists,
+            )
+            + upsert,
+            (self.synced_at,),
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {target} AS t ({cols}, synced_at) SELECT {scols}, %s FROM {temp} s WHERE NOT {exists}"
+            ).format(
+                target=self.ident(PENDING),
+                cols=self._message_cols(),
+                scols=self._message_cols("s."),
+                temp=sql.Identifier(temp),
+                exists=exists,
+            )
+            + upsert,
+            (self.synced_at,),
+        )
+        self._recompute_first_response(sql.SQL("SELECT DISTINCT issue_id FROM {}").format(sql.Identifier(temp)))
+
+    def _move_pending(self) -> None:
+        """Pending messages whose issue now exists move into `messages` (then their issue is recomputed)."""
+        moved = "tmp_moved_messages"
+        self.conn.execute(sql.SQL("CREATE TEMP TABLE {} (issue_id TEXT) ON COMMIT DROP").format(sql.Identifier(moved)))
+        self.conn.execute(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {pending} p WHERE EXISTS (SELECT 1 FROM {issues} i WHERE i.id = p.issue_id)"
+                " RETURNING p.*), ins AS (INSERT INTO {messages} AS t ({cols}, synced_at)"
+                " SELECT {cols}, synced_at FROM gone ON CONFLICT (id) DO UPDATE SET {assign},"
+                " synced_at = EXCLUDED.synced_at RETURNING t.issue_id)"
+                " INSERT INTO {moved} SELECT DISTINCT issue_id FROM ins"
+            ).format(
+                pending=self.ident(PENDING),
+                issues=self.ident("issues"),
+                messages=self.ident("messages"),
+                cols=self._message_cols(),
+                assign=self._assignments(MESSAGE_COLUMNS),
+                moved=sql.Identifier(moved),
+            )
+        )
+        self._recompute_first_response(sql.SQL("SELECT issue_id FROM {}").format(sql.Identifier(moved)))
+        self.conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(moved)))
+
+    def _recompute_first_response(self, issue_ids: sql.Composable) -> None:
+        """first_response_at/hours of the given issues from their first team message (unless Pylon gave it)."""
+        self.conn.execute(
+            sql.SQL(
+                "UPDATE {issues} i SET first_response_at = f.first_at, first_response_hours = {hours}"
+                " FROM (SELECT x.issue_id, (SELECT min(m.created_at) FROM {messages} m"
+                "        WHERE m.issue_id = x.issue_id AND m.sender_type = 'team') AS first_at"
+                "      FROM ({ids}) x) f"
+                " WHERE i.id = f.issue_id AND i.first_response_source IS NULL"
+                " AND i.first_response_at IS DISTINCT FROM f.first_at"
+            ).format(
+                issues=self.ident("issues"),
+                messages=self.ident("messages"),
+                ids=issue_ids,
+                hours=self._bh("i.created_at", "f.first_at"),
+            )
+        )
+
+    def pending_messages(self) -> dict[str, int]:
+        """Issue id → number of messages still waiting for it."""
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                sql.SQL("SELECT issue_id, count(*) FROM {} GROUP BY issue_id ORDER BY issue_id").format(
+                    self.ident(PENDING)
+                )
+            ).fetchall()
+        return {issue_id: count for issue_id, count in rows}
+
+    def delete_unseen(self, mapping: TableMapping) -> int:
+        """Finish an overwrite of a dashboard table: drop the rows this sync did not write or see.
+
+        Rename-and-swap would break the foreign keys and Prisma's constraint names, so the dashboard
+        tables are upserted in place and the stale rows go only once the stream completed.
+        """
+        table = self.ident(mapping.table)
+        with self.conn.transaction():
+            if mapping.table == "issues":
+                for child in (self.ident("messages"), self.ident(PENDING)):
+                    self.conn.execute(
+                        sql.SQL(
+                            "DELETE FROM {child} m USING {issues} i WHERE m.issue_id = i.id AND i.synced_at < %s"
+                        ).format(child=child, issues=table),
+                        (self.synced_at,),
+                    )
+            cursor = self.conn.execute(sql.SQL("DELETE FROM {} WHERE synced_at < %s").format(table), (self.synced_at,))
+            return cursor.rowcount
+
+    # ─── other streams ──────────────────────────────────────────────────────
+
+    def _generic_columns(self, stream: GenericStream) -> list[tuple[str, str]]:
+        return [(c, "TEXT NOT NULL") for c in stream.key_columns] + list(META_COLUMNS)
+
+    def _unique_index(self, table: str) -> str:
+        return fit_identifier(f"{table}_pk_uidx")
+
+    def create_generic(self, stream: GenericStream, aside: bool) -> None:
+        """Create the stream's table (and, for an overwrite, a fresh table to load aside)."""
+        names = [stream.table] + ([aside_name(stream.table)] if aside else [])
+        with self.conn.transaction():
+            for index, name in enumerate(names):
+                if index == 1:
+                    self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.ident(name)))
+                self.conn.execute(
+                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                        self.ident(name),
+                        sql.SQL(", ").join(
+                            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+                            for c, t in self._generic_columns(stream)
+                        ),
+                    )
+                )
+                if stream.dedup:
+                    self.conn.execute(
+                        sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                            sql.Identifier(self._unique_index(name)),
+                            self.ident(name),
+                            sql.SQL(", ").join(map(sql.Identifier, stream.key_columns)),
+                        )
+                    )
+
+    def merge_generic(self, stream: GenericStream, rows: Sequence[tuple], aside: bool) -> None:
+        target = aside_name(stream.table) if aside else stream.table
+        temp = "tmp_generic"
+        loaded = [c for c, _ in self._generic_columns(stream) if c != "_airbyte_loaded_at"]
+        temp_columns = [(c, "TEXT") for c in stream.key_columns] + [
+            ("_airbyte_raw_id", "TEXT"),
+            ("_airbyte_extracted_at", "TIMESTAMPTZ"),
+            ("_airbyte_generation_id", "BIGINT"),
+            ("_airbyte_meta", "TEXT"),
+            ("_airbyte_cursor", "TEXT"),
+            ("_airbyte_data", "TEXT"),
+        ]
+        copy_types = ["text"] * len(stream.key_columns) + ["text", "timestamptz", "int8", "text", "text", "text"]
+        casts = {"_airbyte_meta": "::jsonb", "_airbyte_cursor": "::jsonb", "_airbyte_data": "::jsonb"}
+        select = sql.SQL(", ").join(
+            sql.SQL("s.{}{}").format(sql.Identifier(c), sql.SQL(casts.get(c, ""))) for c in loaded
+        )
+        cols = sql.SQL(", ").join(map(sql.Identifier, loaded))
+        with self.conn.transaction():
+            self._temp_table(temp, temp_columns + [("_seq", "BIGINT")])
+            self._copy(
+                temp,
+                [c for c, _ in temp_columns] + ["_seq"],
+                copy_types + ["int8"],
+                [(*row, seq) for seq, row in enumerate(rows)],
+            )
+            if not stream.dedup:
+                self.conn.execute(
+                    sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} s ORDER BY s._seq").format(
+                        self.ident(target), cols, select, sql.Identifier(temp)
+                    )
+                )
+                return
+            keys = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in stream.key_columns)
+            self.conn.execute(
+                sql.SQL(
+                    "INSERT INTO {target} AS t ({cols}) SELECT DISTINCT ON ({keys}) {select} FROM {temp} s"
+                    " ORDER BY {keys}, s._airbyte_cursor::jsonb DESC NULLS FIRST, s._seq DESC"
+                    " ON CONFLICT ({key_cols}) DO UPDATE SET {assign}"
+                    " WHERE t._airbyte_cursor IS NULL OR EXCLUDED._airbyte_cursor IS NULL"
+                    " OR EXCLUDED._airbyte_cursor >= t._airbyte_cursor"
+                ).format(
+                    target=self.ident(target),
+                    cols=cols,
+                    keys=keys,
+                    select=select,
+                    temp=sql.Identifier(temp),
+                    key_cols=sql.SQL(", ").join(map(sql.Identifier, stream.key_columns)),
+                    assign=sql.SQL(", ").join(
+                        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+                        for c in loaded
+                        if c not in stream.key_columns
+                    ),
+                )
+            )
+
+    def swap_generic(self, stream: GenericStream) -> None:
+        """Replace the stream's table by the one loaded aside, in one transaction."""
+        aside = aside_name(stream.table)
+        with self.conn.transaction():
+            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.ident(stream.table)))
+            self.conn.execute(
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(self.ident(aside), sql.Identifier(stream.table))
+            )
+            if stream.dedup:
+                self.conn.execute(
+                    sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                        self.ident(self._unique_index(aside)), sql.Identifier(self._unique_index(stream.table))
+                    )
+                )
+
+    def drop_older_generations(self, stream: GenericStream, minimum_generation_id: int) -> None:
+        with self.conn.transaction():
+            self.conn.execute(
+                sql.SQL("DELETE FROM {} WHERE _airbyte_generation_id < %s").format(self.ident(stream.table)),
+                (minimum_generation_id,),
+            )
+
+    # ─── check ──────────────────────────────────────────────────────────────
+
+    def missing_privileges(self) -> list[str]:
+        """What the role lacks to migrate and load; empty when all is well."""
+        problems = []
+
+        def holds(query: str, *args: Any) -> bool:
+            return bool(self.conn.execute(query, args).fetchone()[0])
+
+        with self.conn.transaction():
+            schema_exists = holds("SELECT count(*) FROM pg_namespace WHERE nspname = %s", self.schema)
+            if schema_exists:
+                # has_*_privilege is true when ANY listed privilege is held: ask one at a time
+                lacking = [
+                    p for p in ("CREATE", "USAGE") if not holds("SELECT has_schema_privilege(%s, %s)", self.schema, p)
+                ]
+                if lacking:
+                    problems.append(f"CREATE and USAGE on schema {self.schema!r} (missing: {', '.join(lacking)})")
+            elif not holds("SELECT has_database_privilege(current_database(), 'CREATE')"):
+                problems.append(f"CREATE on the database (schema {self.schema!r} does not exist yet)")
+            if not holds("SELECT has_database_privilege(current_database(), 'TEMPORARY')"):
+                problems.append("TEMPORARY on the database (the loader stages batches in temp tables)")
+            if schema_exists and not problems:
+                for table in ("issues", "accounts", "users", "messages", "sync_log"):
+                    name = sql.Identifier(self.schema, table).as_string(self.conn)
+                    if not holds("SELECT to_regclass(%s) IS NOT NULL", name):
+                        continue
+                    lacking = [
+                        p
+                        for p in ("SELECT", "INSERT", "UPDATE", "DELETE")
+                        if not holds("SELECT has_table_privilege(%s, %s)", name, p)
+                    ]
+                    if lacking:
+                        problems.append(f"{', '.join(lacking)} on table {self.schema}.{table}")
+        return problems

@@ -1,0 +1,119 @@
+"""Console entry point (`destination-postgres-support`, `python main.py`).
+
+`write` reads stdin itself: orjson per line, dispatch on "type", the writer's dicts dumped back. That keeps
+each STATE's raw fields (the platform's `id`, which CDK 7's message model drops), skips garbage lines
+instead of dying on them, and avoids the CDK's ~1 s import and per-message dataclass round trip on the
+hot path. `spec` and `check` go through the CDK `Destination`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+logger = logging.getLogger("airbyte")
+
+
+class _AirbyteLogHandler(logging.Handler):
+    """Log records as Airbyte LOG messages on stdout (what the CDK's logger does, without the CDK)."""
+
+    def __init__(self, out: IO[bytes]):
+        super().__init__(logging.INFO)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = {
+            "type": "LOG",
+            "log": {"level": record.levelname.replace("WARNING", "WARN"), "message": self.format(record)},
+        }
+        self.out.write(orjson.dumps(message) + b"\n")
+        self.out.flush()
+
+
+def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | None]:
+    """Each stdin line as a dict; None for a line that is not a JSON object (the writer counts those)."""
+    for line in stream:
+        if not line.strip():
+            continue
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            logger.warning(f"skipping a stdin line that is not JSON: {line[:200]!r}")
+            yield None
+            continue
+        yield message if isinstance(message, dict) else None
+
+
+def trace_error(message: str, internal: str, failure_type: str) -> dict[str, Any]:
+    return {
+        "type": "TRACE",
+        "trace": {
+            "type": "ERROR",
+            "emitted_at": time.time() * 1000,
+            "error": {
+                "message": message,
+                "internal_message": internal,
+                "failure_type": failure_type,
+                "stack_trace": traceback.format_exc(),
+            },
+        },
+    }
+
+
+def write(config_path: str, catalog_path: str, stdin: IO[bytes], stdout: IO[bytes]) -> int:
+    import psycopg
+    from pydantic import ValidationError
+
+    from .config import DestinationConfig
+    from .errors import CONFIG_ERROR, DestinationError, from_database
+    from .loader import PostgresBackend, connect
+    from .writer import Writer
+
+    if not logger.handlers:
+        logger.addHandler(_AirbyteLogHandler(stdout))
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    try:
+        with open(config_path, "rb") as f:
+            config = DestinationConfig.model_validate(orjson.loads(f.read()))
+        with open(catalog_path, "rb") as f:
+            catalog = orjson.loads(f.read())
+    except (ValidationError, orjson.JSONDecodeError, OSError) as err:
+        stdout.write(orjson.dumps(trace_error(f"Invalid config or catalog: {err}", repr(err), CONFIG_ERROR)) + b"\n")
+        return 1
+    try:
+        try:
+            conn = connect(config)
+        except psycopg.Error as err:
+            raise from_database(err, "connecting") from err
+        with conn:
+            for message in Writer(config, catalog, PostgresBackend(config, conn)).run(parse_lines(stdin)):
+                stdout.write(orjson.dumps(message) + b"\n")
+                stdout.flush()
+    except DestinationError as err:
+        logger.error(err.message)
+        stdout.write(orjson.dumps(trace_error(err.message, err.internal, err.failure_type)) + b"\n")
+        stdout.flush()
+        return 1
+    return 0
+
+
+def run(args: list[str] | None = None) -> None:
+    args = sys.argv[1:] if args is None else args
+    if args and args[0] == "write":
+        parser = argparse.ArgumentParser(prog="destination-postgres-support write")
+        parser.add_argument("--config", required=True)
+        parser.add_argument("--catalog", required=True)
+        parsed = parser.parse_args(args[1:])
+        sys.exit(write(parsed.config, parsed.catalog, sys.stdin.buffer, sys.stdout.buffer))
+
+    from .destination import DestinationPostgresSupport
+
+    DestinationPostgresSupport().run(args)

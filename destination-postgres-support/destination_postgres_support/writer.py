@@ -1,0 +1,313 @@
+"""Orchestration: read Airbyte messages, buffer per stream, flush, echo STATE only after its records commit.
+
+Messages are plain dicts (parsed JSON lines), not the CDK's dataclasses: an echoed STATE is the source's
+own object plus `destinationStats`, so fields the CDK model does not know (Airbyte's state `id`) survive.
+One `Buffers` object owns every stream's buffer: flushing one stream never touches another's records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from .config import DestinationConfig
+from .errors import SYSTEM_ERROR, DestinationError, from_database
+from .generic import GenericStream
+from .loader import PostgresBackend
+from .mapping import FLUSH_ORDER, BadValue, TableMapping, core_mappings
+
+logger = logging.getLogger("airbyte")
+MAX_LOGGED_LINE = 200
+MAX_LOGGED_PENDING = 50
+
+
+@dataclass
+class StreamPlan:
+    """How one configured stream is written."""
+
+    name: str
+    namespace: str | None
+    core: TableMapping | None
+    generic: GenericStream | None
+    truncate: bool  # overwrite / refresh: replace what the table held once the stream completes
+    minimum_generation_id: int | None
+    completed: bool = False
+
+    @property
+    def flush_rank(self) -> int:
+        return FLUSH_ORDER.index(self.name) if self.core else len(FLUSH_ORDER)
+
+
+def _truncates(configured: Mapping[str, Any]) -> bool:
+    generation = configured.get("generation_id")
+    minimum = configured.get("minimum_generation_id")
+    if configured.get("destination_sync_mode") == "overwrite":
+        return True
+    return generation is not None and minimum is not None and minimum == generation and minimum > 0
+
+
+def plan_streams(catalog: Mapping[str, Any], config: DestinationConfig) -> dict[tuple[str | None, str], StreamPlan]:
+    mappings = core_mappings(config.custom_field_slugs)
+    plans = {}
+    for configured in catalog.get("streams", []):
+        stream = configured["stream"]
+        name, namespace = stream["name"], stream.get("namespace")
+        truncate = _truncates(configured)
+        core = mappings.get(name)
+        generic = None
+        if core is None:
+            primary_key = configured.get("primary_key") or stream.get("source_defined_primary_key")
+            cursor = configured.get("cursor_field") or stream.get("default_cursor_field")
+            generic = GenericStream.build(
+                name,
+                namespace,
+                primary_key,
+                cursor,
+                dedup=configured.get("destination_sync_mode") == "append_dedup",
+                generation_id=configured.get("generation_id"),
+            )
+        plans[(namespace, name)] = StreamPlan(
+            name, namespace, core, generic, truncate, configured.get("minimum_generation_id")
+        )
+    return plans
+
+
+class Buffers:
+    """Every stream's pending rows. Dashboard tables keep one row per id (the newest); others keep all."""
+
+    def __init__(self) -> None:
+        self.keyed: dict[tuple[str | None, str], dict[Any, tuple[Any, tuple]]] = {}
+        self.listed: dict[tuple[str | None, str], list[tuple]] = {}
+
+    def add_keyed(self, key: tuple[str | None, str], row_id: Any, cursor: Any, row: tuple) -> int:
+        rows = self.keyed.setdefault(key, {})
+        held = rows.get(row_id)
+        # newer wins inside a batch too; equal or unknown versions: the later one
+        if held is None or held[0] is None or cursor is None or cursor >= held[0]:
+            rows[row_id] = (cursor, row)
+        return len(rows)
+
+    def add_listed(self, key: tuple[str | None, str], row: tuple) -> int:
+        rows = self.listed.setdefault(key, [])
+        rows.append(row)
+        return len(rows)
+
+    def take(self, key: tuple[str | None, str]) -> list[tuple]:
+        if key in self.keyed:
+            return [row for _, row in self.keyed.pop(key).values()]
+        return self.listed.pop(key, [])
+
+    def nonempty(self) -> list[tuple[str | None, str]]:
+        return [k for k, v in self.keyed.items() if v] + [k for k, v in self.listed.items() if v]
+
+
+@dataclass
+class SyncStats:
+    counts: dict[str, int] = field(default_factory=dict)
+    watermark: dt.datetime | None = None
+    errors: list[str] = field(default_factory=list)
+    skipped_lines: int = 0
+
+
+class Writer:
+    def __init__(self, config: DestinationConfig, catalog: Mapping[str, Any], backend: PostgresBackend):
+        self.config = config
+        self.backend = backend
+        self.plans = plan_streams(catalog, config)
+        self.buffers = Buffers()
+        self.stats = SyncStats()
+        self.since_state: dict[tuple[str | None, str], int] = {}
+        self.sync_id: str | None = None
+
+    # ─── entry point ────────────────────────────────────────────────────────
+
+    def run(self, messages: Iterable[Mapping[str, Any] | None]) -> Iterator[dict[str, Any]]:
+        """Consume messages (None = an unparseable line); yield the messages to write to stdout."""
+        try:
+            self.backend.prepare()
+            self.sync_id = self.backend.start_sync_log()
+            for plan in self.plans.values():
+                if plan.generic is not None:
+                    self.backend.create_generic(plan.generic, aside=plan.truncate)
+        except Exception as err:
+            raise self._as_error(err, "preparing the database") from err
+        try:
+            for message in messages:
+                kind = message.get("type") if isinstance(message, Mapping) else None
+                if kind == "RECORD":
+                    self._record(message.get("record"))
+                elif kind == "STATE":
+                    yield self._state(message)
+                elif kind == "TRACE":
+                    self._trace(message.get("trace") or {})
+                elif kind is None:
+                    self.stats.skipped_lines += 1
+            self._finish()
+        except BaseException as err:
+            self._fail(err)
+            if isinstance(err, Exception):
+                raise self._as_error(err, "loading") from err
+            raise
+
+    # ─── messages ───────────────────────────────────────────────────────────
+
+    def _plan_for(self, record: Mapping[str, Any]) -> tuple[tuple[str | None, str], StreamPlan]:
+        name, namespace = record.get("stream"), record.get("namespace")
+        key = (namespace, name)
+        plan = self.plans.get(key)
+        if plan is None:
+            matches = [(k, p) for k, p in self.plans.items() if p.name == name]
+            if len(matches) != 1:
+                raise DestinationError(
+                    f"Received a record for stream {name!r} (namespace {namespace!r}), which is not in the "
+                    "configured catalog.",
+                    SYSTEM_ERROR,
+                )
+            key, plan = matches[0]
+        return key, plan
+
+    def _record(self, record: Any) -> None:
+        if not isinstance(record, Mapping) or not isinstance(record.get("data"), Mapping):
+            self.stats.skipped_lines += 1
+            return
+        key, plan = self._plan_for(record)
+        data = record["data"]
+        try:
+            if plan.core is not None:
+                row = plan.core.row(data)
+                cursor = row[plan.core.column_names.index(plan.core.cursor)] if plan.core.cursor else None
+                size = self.buffers.add_keyed(key, row[0], cursor, row)
+            else:
+                size = self.buffers.add_listed(
+                    key, plan.generic.row(data, record.get("emitted_at"), record.get("meta"))
+                )
+        except BadValue as err:
+            raise DestinationError(
+                f"Stream {plan.name!r}: record {_record_id(data)} cannot be written: {err}.", SYSTEM_ERROR
+            ) from None
+        self.since_state[key] = self.since_state.get(key, 0) + 1
+        if size >= self.config.batch_size:
+            self._flush([key])
+
+    def _state(self, message: Mapping[str, Any]) -> dict[str, Any]:
+        self._flush_all()
+        state = dict(message.get("state") or {})
+        descriptor = (state.get("stream") or {}).get("stream_descriptor") if state.get("type") == "STREAM" else None
+        if descriptor:
+            key = (descriptor.get("namespace"), descriptor.get("name"))
+            count = self.since_state.pop(key, 0)
+            if count == 0 and descriptor.get("namespace") is None:
+                matches = [k for k in self.since_state if k[1] == descriptor.get("name")]
+                count = sum(self.since_state.pop(k) for k in matches)
+        else:
+            count = sum(self.since_state.values())
+            self.since_state.clear()
+        state["destinationStats"] = {"recordCount": float(count)}
+        self._progress()
+        return {**message, "state": state}
+
+    def _trace(self, trace: Mapping[str, Any]) -> None:
+        if trace.get("type") != "STREAM_STATUS":
+            return
+        status = trace.get("stream_status") or {}
+        if status.get("status") != "COMPLETE":
+            return
+        descriptor = status.get("stream_descriptor") or {}
+        key = (descriptor.get("namespace"), descriptor.get("name"))
+        plan = self.plans.get(key) or next((p for p in self.plans.values() if p.name == key[1]), None)
+        if plan is not None:
+            self._flush_all()
+            self._complete(plan)
+
+    # ─── flushing ───────────────────────────────────────────────────────────
+
+    def _flush_all(self) -> None:
+        self._flush(self.buffers.nonempty())
+
+    def _flush(self, keys: list[tuple[str | None, str]]) -> None:
+        for key in sorted(keys, key=lambda k: self.plans[k].flush_rank):
+            plan = self.plans[key]
+            rows = self.buffers.take(key)
+            if not rows:
+                continue
+            try:
+                if plan.core is not None:
+                    facts = self.backend.merge_core(plan.core, rows, mark_seen=plan.truncate)
+                    watermark = facts.get("watermark")
+                    if watermark is not None and (self.stats.watermark is None or watermark > self.stats.watermark):
+                        self.stats.watermark = watermark
+                else:
+                    self.backend.merge_generic(plan.generic, rows, aside=plan.truncate)
+            except Exception as err:
+                raise self._as_error(err, f"loading stream {plan.name!r}") from err
+            self.stats.counts[plan.name] = self.stats.counts.get(plan.name, 0) + len(rows)
+
+    def _complete(self, plan: StreamPlan) -> None:
+        """The source finished this stream: an overwrite may now replace the old data."""
+        if plan.completed:
+            return
+        plan.completed = True
+        if plan.truncate:
+            if plan.core is not None:
+                removed = self.backend.delete_unseen(plan.core)
+                logger.info(f"overwrite of {plan.core.table}: removed {removed} rows the source no longer has")
+            else:
+                self.backend.swap_generic(plan.generic)
+        elif plan.generic is not None and plan.minimum_generation_id:
+            self.backend.drop_older_generations(plan.generic, plan.minimum_generation_id)
+
+    def _finish(self) -> None:
+        self._flush_all()
+        for plan in sorted(self.plans.values(), key=lambda p: p.flush_rank):
+            self._complete(plan)
+        pending = self.backend.pending_messages()
+        if pending:
+            shown = ", ".join(f"{issue} ({n})" for issue, n in list(pending.items())[:MAX_LOGGED_PENDING])
+            more = f" and {len(pending) - MAX_LOGGED_PENDING} more" if len(pending) > MAX_LOGGED_PENDING else ""
+            note = (
+                f"{sum(pending.values())} messages wait for issues that have not been synced "
+                f"(kept in _support_pending_messages, loaded when the issue arrives): {shown}{more}"
+            )
+            logger.warning(note)
+            self.stats.errors.append(note)
+        if self.stats.skipped_lines:
+            note = f"{self.stats.skipped_lines} input lines were not Airbyte messages and were skipped"
+            logger.warning(note)
+            self.stats.errors.append(note)
+        self.backend.update_sync_log(
+            self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors, status="completed"
+        )
+
+    def _progress(self) -> None:
+        self.backend.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors)
+
+    def _fail(self, err: BaseException) -> None:
+        if self.sync_id is None:
+            return
+        message = err.message if isinstance(err, DestinationError) else f"{type(err).__name__}: {err}"
+        try:
+            if not self.backend.conn.closed:
+                self.backend.conn.rollback()
+                self.backend.update_sync_log(
+                    self.sync_id, self.stats.counts, self.stats.watermark, [*self.stats.errors, message], "failed"
+                )
+        except psycopg.Error as log_err:  # the original failure matters more than the log row
+            logger.warning(f"could not record the failure in sync_log: {log_err}")
+
+    @staticmethod
+    def _as_error(err: Exception, doing: str) -> DestinationError:
+        if isinstance(err, DestinationError):
+            return err
+        if isinstance(err, psycopg.Error):
+            return from_database(err, doing)
+        return DestinationError(f"Unexpected error while {doing}: {type(err).__name__}: {err}", SYSTEM_ERROR)
+
+
+def _record_id(data: Mapping[str, Any]) -> str:
+    value = data.get("id")
+    return f"id={str(value)[:MAX_LOGGED_LINE]!r}" if value is not None else "(no id)"
