@@ -1,6 +1,6 @@
 """The destination's configuration: one pydantic model, the single source of spec.json.
 
-`spec.json` is generated from `DestinationConfig` (`python -m destination_postgres_support.config`) and a
+`spec.json` is generated from `DestinationConfig` (`python -m destination_postgres_support.config > spec.json`) and a
 test fails when the two drift.
 """
 
@@ -11,13 +11,11 @@ import json
 import re
 import zoneinfo
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 DOCUMENTATION_URL = "https://github.com/supportsuite/airbyte-support-connectors/tree/main/destination-postgres-support"
-SPEC_PATH = Path(__file__).with_name("spec.json")
 SUPPORTED_SYNC_MODES = ["append", "append_dedup", "overwrite"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -215,4 +213,4 @@ def render_spec() -> str:
 
 
 if __name__ == "__main__":
-    SPEC_PATH.write_text(render_spec())
+    print(render_spec(), end="")

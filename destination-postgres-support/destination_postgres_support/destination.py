@@ -26,7 +26,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pydantic import ValidationError
 
-from .config import SPEC_PATH, DestinationConfig
+from .config import DestinationConfig, render_spec
 from .errors import DestinationError, classify, from_database
 from .loader import PostgresBackend, connect
 from .writer import Writer
@@ -71,7 +71,7 @@ def traced(err: DestinationError) -> AirbyteTracedException:
 
 class DestinationPostgresSupport(Destination):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
-        return ConnectorSpecificationSerializer.load(json.loads(SPEC_PATH.read_text()))
+        return ConnectorSpecificationSerializer.load(json.loads(render_spec()))
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:

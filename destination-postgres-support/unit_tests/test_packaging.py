@@ -9,14 +9,15 @@ from pathlib import Path
 import tomllib
 import yaml
 
-from destination_postgres_support.config import SPEC_PATH, render_spec
+from destination_postgres_support.config import render_spec
 
 ROOT = Path(__file__).resolve().parents[1]
+SPEC_PATH = ROOT / "spec.json"
 
 
 def test_spec_json_is_generated_from_the_config_model():
     """spec.json drifting from the pydantic model would let Airbyte accept configs write() rejects.
-    Regenerate with `python -m destination_postgres_support.config`."""
+    Regenerate with `python -m destination_postgres_support.config > spec.json`."""
     assert json.loads(SPEC_PATH.read_text()) == json.loads(render_spec())
     spec = json.loads(SPEC_PATH.read_text())
     assert spec["connectionSpecification"]["properties"]["database_url"]["airbyte_secret"] is True
