@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One entry point for developers and CI: `python3 dev.py test` (and, later, `demo`).
+"""One entry point for developers and CI: `python3 dev.py test` and `python3 dev.py demo`.
 
 Needs only Python 3.10+ and the package registries. It creates `.venv`, installs every
 package of the monorepo in editable mode with the dev tools, and reinstalls only when a
@@ -109,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="create .venv and install every package with the dev tools")
+    sub.add_parser("demo", help="run every flow on the local emulators, twice, and print a summary")
     test_cmd = sub.add_parser("test", help="ruff (lint + format check) and every package's tests")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to each pytest run")
     args = parser.parse_args()
@@ -117,6 +118,8 @@ def main() -> None:
         bootstrap()
     elif args.command == "test":
         test(args.pytest_args)
+    elif args.command == "demo":
+        sys.exit(run([bootstrap(), "-m", "flows", "demo"], cwd=TESTKIT, check=False))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ def endpoint(method: str, pattern: str, family: str):
     return wrap
 
 
+TOKEN = "pylon-test-token"  # what tests and the demo authenticate with
+
+
 class PylonEmulator(Emulator):
     name = "pylon"
     limits = LIMITS
@@ -89,7 +92,7 @@ class PylonEmulator(Emulator):
         seed: int = 0,
         size: int = 50,
         *,
-        token: str = "pylon-test-token",
+        token: str = TOKEN,
         forbidden: set[str] | frozenset[str] = frozenset(),
         messages_per_issue: int | None = None,
         retry_after: bool = False,

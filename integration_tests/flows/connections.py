@@ -1,0 +1,118 @@
+"""The three named flows, and how their configs come from files or the seed scripts' environment variables.
+
+Users of the Pylon→Dust and Planhat→Dust scripts already have a `.env` with PYLON_API_KEY, DUST_API_KEY,
+DUST_WORKSPACE_ID, …; the same variables configure these flows, so switching takes minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .pipeline import Connector
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def connector(name: str) -> Connector:
+    return Connector(name, (sys.executable, str(REPO / name / "main.py")))
+
+
+# environment variable -> (config field, type); the first group of each connector is required
+ENV = {
+    "source-pylon": {
+        "required": {"PYLON_API_KEY": "api_token"},
+        "optional": {"PYLON_START_DATE": "start_date", "PYLON_BASE_URL": "base_url"},
+    },
+    "source-planhat": {
+        "required": {"PLANHAT_API_TOKEN": "api_token"},
+        "optional": {"PLANHAT_REGION": "region", "PLANHAT_BASE_URL": "base_url", "PLANHAT_START_DATE": "start_date"},
+    },
+    "destination-dust": {
+        "required": {
+            "DUST_API_KEY": "api_key",
+            "DUST_WORKSPACE_ID": "workspace_id",
+            "DUST_SPACE_ID": "space_id",
+            "DUST_DATASOURCE_ID": "data_source_id",
+        },
+        "optional": {"DUST_REGION": "region", "DUST_BASE_URL": "base_url", "DUST_RATE_LIMIT": "upserts_per_minute"},
+    },
+    "destination-postgres-support": {
+        "required": {"DATABASE_URL": "database_url"},
+        "optional": {},
+    },
+}
+NUMERIC_FIELDS = {"upserts_per_minute"}
+# The seed 001 script's region was implicit in its host; "custom" is what a base URL implies.
+IMPLIED = {"source-planhat": ("base_url", {"region": "custom"})}
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    source: str
+    destination: str
+    streams: tuple[str, ...]  # what the flow syncs unless told otherwise
+    description: str
+
+
+FLOWS = {
+    flow.name: flow
+    for flow in (
+        Flow(
+            "pylon-to-dust",
+            "source-pylon",
+            "destination-dust",
+            ("issue_documents",),
+            "one Dust document per Pylon issue, with its conversation",
+        ),
+        Flow(
+            "planhat-to-dust",
+            "source-planhat",
+            "destination-dust",
+            ("company_documents",),
+            "one Dust document per Planhat company, with its conversations, endusers, NPS, projects, assets",
+        ),
+        Flow(
+            "pylon-to-postgres",
+            "source-pylon",
+            "destination-postgres-support",
+            ("issues", "issue_messages", "accounts", "users"),
+            "the support dashboard's tables in Postgres (Neon)",
+        ),
+    )
+}
+
+
+class ConfigMissing(ValueError):
+    pass
+
+
+def config_from_env(connector_name: str, environ: dict[str, str] | None = None) -> dict:
+    environ = dict(os.environ if environ is None else environ)
+    spec = ENV[connector_name]
+    missing = [var for var in spec["required"] if not environ.get(var)]
+    if missing:
+        raise ConfigMissing(
+            f"{connector_name}: set {', '.join(missing)} or pass a config file "
+            f"(--{'source' if connector_name.startswith('source') else 'destination'}-config)"
+        )
+    config = {}
+    for group in ("required", "optional"):
+        for var, field in spec[group].items():
+            if environ.get(var):
+                value = environ[var]
+                config[field] = int(value) if field in NUMERIC_FIELDS else value
+    implied = IMPLIED.get(connector_name)
+    if implied and implied[0] in config:
+        config = {**implied[1], **config}
+    return config
+
+
+def load_config(connector_name: str, path: str | None) -> dict:
+    if path:
+        return json.loads(Path(path).read_text())
+    return config_from_env(connector_name)

@@ -1,0 +1,81 @@
+"""One run of a named flow: discover, build the catalog, resume from the saved state, save what commits."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .catalog import configured_catalog
+from .connections import Flow, connector
+from .pipeline import SyncResult, messages_of, run_sync
+
+
+class StateStore:
+    """The committed state of one connection and its generation counter, in one JSON file.
+
+    Written atomically (temp file + rename), so a crash mid-write leaves the previous state, never half a file.
+    """
+
+    def __init__(self, directory: str | Path, flow: str) -> None:
+        self.path = Path(directory) / f"{flow}.json"
+
+    def load(self) -> dict:
+        if not self.path.exists():
+            return {"generation": 0, "state": []}
+        return json.loads(self.path.read_text())
+
+    def save(self, generation: int, state: list[dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"generation": generation, "state": state}))
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
+    path = tmp_dir / "discover-config.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(config, handle)
+    try:
+        messages = messages_of(connector(connector_name), "discover", "--config", str(path))
+    finally:
+        path.unlink(missing_ok=True)
+    return next(m["catalog"] for m in messages if m.get("type") == "CATALOG")
+
+
+def destination_modes(connector_name: str) -> set[str]:
+    spec = next(m["spec"] for m in messages_of(connector(connector_name), "spec") if m.get("type") == "SPEC")
+    return set(spec.get("supported_destination_sync_modes") or ["append", "overwrite", "append_dedup"])
+
+
+def run_flow(
+    flow: Flow,
+    source_config: dict,
+    destination_config: dict,
+    store: StateStore,
+    streams: list[str] | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+) -> SyncResult:
+    saved = store.load()
+    generation = saved["generation"] + 1
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    discovered = discover(flow.source, source_config, store.path.parent)
+    catalog = configured_catalog(
+        discovered, list(streams or flow.streams), destination_modes(flow.destination), generation=generation
+    )
+    store.save(generation, saved["state"])  # a generation is spent even if this run fails
+    return run_sync(
+        connector(flow.source),
+        connector(flow.destination),
+        source_config,
+        destination_config,
+        catalog,
+        state=saved["state"],
+        on_state=lambda state: store.save(generation, state),
+        progress=progress,
+    )
