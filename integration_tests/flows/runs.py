@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .catalog import configured_catalog
 from .connections import Flow, connector
-from .pipeline import SyncResult, messages_of, run_sync
+from .pipeline import Connector, SyncResult, messages_of, run_sync
 
 
 class StateStore:
@@ -60,7 +60,9 @@ def run_flow(
     store: StateStore,
     streams: list[str] | None = None,
     progress: Callable[[SyncResult], None] | None = None,
+    destination: Connector | None = None,
 ) -> SyncResult:
+    """`destination` replaces the flow's own command (tests wrap it to kill it mid-sync)."""
     saved = store.load()
     generation = saved["generation"] + 1
     store.path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,7 @@ def run_flow(
     store.save(generation, saved["state"])  # a generation is spent even if this run fails
     return run_sync(
         connector(flow.source),
-        connector(flow.destination),
+        destination or connector(flow.destination),
         source_config,
         destination_config,
         catalog,
