@@ -1,0 +1,3 @@
+from .source import SourcePylon
+
+__all__ = ["SourcePylon"]

@@ -1,0 +1,179 @@
+"""The connector's configuration: one pydantic model validates it at runtime and generates spec.json.
+
+`python -m source_pylon.config > spec.json` regenerates the committed file; a test fails when they differ.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .dates import parse_time
+
+DOCUMENTATION_URL = "https://github.com/supportsuite/connectors/tree/main/source-pylon"
+DEFAULT_BASE_URL = "https://api.usepylon.com"  # Pylon API reference: no version prefix
+# Pylon launched in 2022, so no issue can have been updated earlier; starting a little before costs
+# one empty search per 30 days (about 4 minutes once, on the first sync) and never misses history.
+DEFAULT_START_DATE = "2020-01-01T00:00:00Z"
+DEFAULT_LOOKBACK_MINUTES = 60  # re-read the last hour: search indexing lag and clock skew
+MAX_PAGE_SIZE = 999  # Pylon docs: limit is "greater than 0 and less than 1000"
+RATE_LIMIT_WINDOW_SECONDS = 60.0  # Pylon documents every limit as requests per minute
+START_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$"
+
+
+def _budget(limit: int, endpoint: str) -> Any:
+    return Field(limit, ge=1, title=endpoint, description=f"Requests per minute to {endpoint} (Pylon docs: {limit}).")
+
+
+class RateLimits(BaseModel):
+    """Requests per minute per endpoint family; the defaults are Pylon's documented limits.
+
+    Pylon does not say whether limits count per token or per organization: lower these when
+    another integration shares the token's organization.
+    """
+
+    model_config = ConfigDict(extra="ignore", title="Rate limits (requests per minute)")
+
+    issues_search: int = _budget(20, "POST /issues/search")
+    issue_messages: int = _budget(20, "GET /issues/{id}/messages")
+    issue_threads: int = _budget(20, "GET /issues/{id}/threads")
+    accounts: int = _budget(60, "GET /accounts")
+    contacts: int = _budget(60, "GET /contacts")
+    users: int = _budget(60, "GET /users")
+    teams: int = _budget(60, "GET /teams")
+    tags: int = _budget(60, "GET /tags")
+    ticket_forms: int = _budget(60, "GET /ticket-forms")
+    user_roles: int = _budget(60, "GET /user-roles")
+    custom_fields: int = _budget(60, "GET /custom-fields")
+    issue_statuses: int = _budget(10, "GET /issue-statuses")
+    knowledge_bases: int = _budget(60, "GET /knowledge-bases")
+    kb_articles: int = _budget(20, "GET /knowledge-bases/{id}/articles")
+    surveys: int = _budget(60, "GET /surveys")
+    survey_responses: int = _budget(60, "GET /surveys/{id}/responses")
+    me: int = _budget(60, "GET /me")
+
+
+class PylonConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore", title="Pylon Source Spec")
+
+    api_token: SecretStr = Field(
+        title="API token",
+        description="A Pylon API token (Settings → API tokens; only admins can create one).",
+        json_schema_extra={"airbyte_secret": True, "order": 0},
+    )
+    start_date: str = Field(
+        DEFAULT_START_DATE,
+        title="Start date",
+        description="Read issues updated after this UTC date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ). "
+        "The default predates Pylon itself, so a first sync reads the whole history.",
+        pattern=START_DATE_PATTERN,
+        json_schema_extra={"order": 1, "examples": ["2024-01-01", "2024-01-01T00:00:00Z"]},
+    )
+    lookback_window: int = Field(
+        DEFAULT_LOOKBACK_MINUTES,
+        ge=0,
+        le=7 * 24 * 60,
+        title="Lookback window (minutes)",
+        description="Each incremental sync re-searches this far before its saved cursor, so issues indexed late "
+        "are not missed. Issues already read at the same version are not emitted again.",
+        json_schema_extra={"order": 2},
+    )
+    base_url: str = Field(
+        DEFAULT_BASE_URL,
+        title="API base URL",
+        description="Change only to point the connector at a proxy or an emulator.",
+        pattern=r"^https?://",
+        json_schema_extra={"order": 3},
+    )
+    page_size: int = Field(
+        MAX_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        title="Page size",
+        description="Records per request; the maximum (999) needs the fewest requests.",
+        json_schema_extra={"order": 4},
+    )
+    rate_limits: RateLimits = Field(
+        default_factory=RateLimits,
+        title="Rate limits (requests per minute)",
+        description="The connector paces itself under these budgets instead of running into 429s.",
+        json_schema_extra={"order": 5},
+    )
+    rate_limit_window_seconds: float = Field(
+        RATE_LIMIT_WINDOW_SECONDS,
+        gt=0,
+        title="Rate limit window (seconds)",
+        description="The window the budgets count in. Only emulators with a scaled clock change it.",
+        json_schema_extra={"order": 6, "airbyte_hidden": True},
+    )
+
+    @field_validator("start_date")
+    @classmethod
+    def _start_date_is_a_date(cls, value: str) -> str:
+        parse_time(value if "T" in value else f"{value}T00:00:00Z")
+        return value
+
+    @property
+    def start(self) -> datetime:
+        value = self.start_date if "T" in self.start_date else f"{self.start_date}T00:00:00Z"
+        return parse_time(value)
+
+    @property
+    def lookback(self) -> timedelta:
+        return timedelta(minutes=self.lookback_window)
+
+    @property
+    def url(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @classmethod
+    def parse(cls, config: Any) -> PylonConfig:
+        """The validated config, or a config_error naming every bad field (never its value)."""
+        try:
+            return cls.model_validate(dict(config))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}" for detail in error.errors()
+            )
+            raise AirbyteTracedException(
+                message=f"The Pylon source configuration is invalid: {problems}.",
+                internal_message=problems,
+                failure_type=FailureType.config_error,
+            ) from None
+
+
+def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target = definitions[node["$ref"].split("/")[-1]]
+            merged = {**_inline_refs(target, definitions), **{k: v for k, v in node.items() if k != "$ref"}}
+            return merged
+        return {k: _inline_refs(v, definitions) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
+def connection_specification() -> dict[str, Any]:
+    schema = PylonConfig.model_json_schema()
+    schema = _inline_refs(schema, schema.get("$defs", {}))
+    schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+    schema["additionalProperties"] = True
+    schema["properties"]["api_token"].pop("format", None)  # "password" is pydantic's, not Airbyte's
+    schema["properties"]["api_token"].pop("writeOnly", None)
+    schema["properties"]["rate_limits"].pop("description", None)
+    schema["properties"]["rate_limits"]["description"] = PylonConfig.model_fields["rate_limits"].description
+    return schema
+
+
+def spec() -> dict[str, Any]:
+    return {"documentationUrl": DOCUMENTATION_URL, "connectionSpecification": connection_specification()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(spec(), indent=2, ensure_ascii=False))

@@ -1,0 +1,131 @@
+"""Shared fixtures: a Pylon emulator on a 60x clock, a config builder, and a read helper.
+
+The emulator enforces Pylon's documented limits per (scaled) minute; the connector is configured
+with the same budgets and a 1-second window, so pacing is exercised for real in milliseconds.
+Backoff sleeps are patched: a test that needs them asserts on the recorded delays instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import AirbyteStateMessage, SyncMode
+from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
+
+from emulators.pylon import PylonEmulator
+from emulators.server import EmulatorServer
+from source_pylon import SourcePylon
+
+pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]  # the standard suite's options
+
+
+CONNECTOR_ROOT = Path(__file__).resolve().parents[1]
+TIME_SCALE = 300  # a rate-limit minute lasts 0.2 s
+TOKEN = "pylon-test-token"
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch) -> list[float]:
+    """Backoff delays the client asked for, instead of sleeping them."""
+    recorded: list[float] = []
+    monkeypatch.setattr("source_pylon.client.sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def pylon(serve_emulator):
+    """`pylon(size=20, **emulator_options)` -> a started server; `.emulator` is the PylonEmulator."""
+
+    def start(size: int = 20, seed: int = 1, **options: Any):
+        return serve_emulator(PylonEmulator(seed=seed, size=size, **options), time_scale=TIME_SCALE)
+
+    return start
+
+
+def make_config(server, **overrides: Any) -> dict[str, Any]:
+    config = {
+        "api_token": TOKEN,
+        "base_url": server.url,
+        "start_date": server.emulator.landmarks()["epoch"],
+        "rate_limit_window_seconds": 60 / TIME_SCALE,
+    }
+    config.update(overrides)
+    return config
+
+
+@dataclass
+class Sync:
+    output: EntrypointOutput
+    server: Any
+    requests: Counter = field(default_factory=Counter)
+
+    def records(self, stream: str) -> list[dict[str, Any]]:
+        return [m.record.data for m in self.output.records if m.record.stream == stream]
+
+    def states(self, stream: str) -> list[dict[str, Any]]:
+        return [
+            m.state.stream.stream_state.__dict__
+            for m in self.output.state_messages
+            if m.state.stream.stream_descriptor.name == stream
+        ]
+
+    def final_state(self) -> list[AirbyteStateMessage]:
+        """The last state of each stream, as the platform would pass it to the next sync."""
+        last: dict[str, AirbyteStateMessage] = {}
+        for message in self.output.state_messages:
+            last[message.state.stream.stream_descriptor.name] = message.state
+        return list(last.values())
+
+    @property
+    def errors(self) -> list[Any]:
+        return [m.trace.error for m in self.output.errors]
+
+
+def catalog(*streams: str, mode: SyncMode = SyncMode.incremental):
+    builder = CatalogBuilder()
+    incremental = {"issues", "issue_messages", "issue_threads", "issue_documents", "survey_responses"}
+    for name in streams:
+        sync_mode = mode if name in incremental else SyncMode.full_refresh
+        builder.with_stream(ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(sync_mode))
+    return builder.build()
+
+
+@pytest.fixture
+def sync():
+    """`sync(server, "issues", ..., state=None, config=None)`: one in-process read; counts requests per family."""
+
+    def run(server, *streams: str, state=None, config=None, mode=SyncMode.incremental, expecting_exception=False):
+        server.log.clear()
+        server.limiter.reset()  # syncs are hours apart: the previous sync's window has rolled over
+        output = read(
+            SourcePylon(),
+            config or make_config(server),
+            catalog(*streams, mode=mode),
+            state=state,
+            expecting_exception=expecting_exception,
+        )
+        return Sync(output, server, Counter(server.log.by_family()))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def acceptance_secrets():
+    """The configs acceptance-test-config.yml names, pointing at an emulator that lives for the session.
+
+    secrets/ is gitignored: the files hold only the emulator's URL and test token, rewritten each run.
+    """
+    server = EmulatorServer(PylonEmulator(seed=3, size=30), time_scale=TIME_SCALE).start()
+    secrets = CONNECTOR_ROOT / "secrets"
+    secrets.mkdir(exist_ok=True)
+    config = make_config(server)
+    (secrets / "config.json").write_text(json.dumps(config, indent=2))
+    (secrets / "invalid_config.json").write_text(json.dumps({**config, "api_token": "not-a-pylon-token"}, indent=2))
+    yield server
+    server.stop()

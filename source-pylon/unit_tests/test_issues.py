@@ -1,0 +1,150 @@
+"""The issues stream: exact search requests, 30-day slices, exclusive bounds, lookback, dedupe, state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airbyte_cdk.models import (
+    AirbyteStateBlob,
+    AirbyteStateMessage,
+    AirbyteStateType,
+    AirbyteStreamState,
+    StreamDescriptor,
+    SyncMode,
+)
+
+from .conftest import make_config
+
+
+def _t(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def stream_state(name: str, value: dict) -> AirbyteStateMessage:
+    return AirbyteStateMessage(
+        type=AirbyteStateType.STREAM,
+        stream=AirbyteStreamState(stream_descriptor=StreamDescriptor(name=name), stream_state=AirbyteStateBlob(value)),
+    )
+
+
+def search_windows(server) -> list[tuple[datetime, datetime | None]]:
+    """(after, before) of each search; the last window is open-ended (before None)."""
+    windows = []
+    for entry in server.log.entries(family="issues_search"):
+        tree = entry.json()["filter"]
+        if tree["operator"] == "and":
+            after, before = tree["subfilters"]
+            assert (before["field"], before["operator"]) == ("updated_at", "time_is_before")
+        else:
+            after, before = tree, None
+        assert (after["field"], after["operator"]) == ("updated_at", "time_is_after")
+        windows.append((_t(after["value"]), _t(before["value"]) if before else None))
+    return windows
+
+
+def test_search_requests_are_30_day_windows_widened_by_a_second(pylon, sync):
+    """Exclusive time_is_after/before: without the 1 s widening, issues exactly on a slice bound vanish."""
+    server = pylon(size=40)
+    result = sync(server, "issues")
+
+    epoch = _t(server.emulator.landmarks()["epoch"])
+    windows = search_windows(server)
+    assert windows[0][0] == epoch - timedelta(seconds=1)
+    for (after, before), (next_after, _) in zip(windows, windows[1:], strict=False):
+        assert before - after == timedelta(days=30, seconds=2)
+        assert next_after == before - timedelta(seconds=2)  # consecutive windows overlap by the widening
+    # The last window is open-ended, so issues updated while the sync runs are read too.
+    assert windows[-1][1] is None
+    assert windows[-1][0] >= datetime.now(timezone.utc) - timedelta(days=31)
+    bodies = [e.json() for e in server.log.entries(family="issues_search")]
+    assert all(b["limit"] == 999 and "cursor" not in b for b in bodies)  # one page each at the maximum size
+
+    ids = [r["id"] for r in result.records("issues")]
+    assert len(ids) == len(set(ids)) == 40
+    boundary = set(server.emulator.landmarks()["boundary_updated_at"])
+    on_bounds = [r for r in result.records("issues") if r["updated_at"] in boundary]
+    assert len(on_bounds) == 6  # every pinned issue on a 30-day bound, including two in the same second
+
+
+def test_pagination_follows_cursors_until_has_next_page_is_false(pylon, sync):
+    """A connector that stops on an empty cursor or ignores has_next_page loses whole pages of issues."""
+    server = pylon(size=60, page_cap=4)  # the server returns at most 4 per page whatever we ask
+    result = sync(server, "issues")
+
+    assert len({r["id"] for r in result.records("issues")}) == 60
+    searches = [e.json() for e in server.log.entries(family="issues_search")]
+    assert any("cursor" in body for body in searches)
+    assert all(e.status == 200 for e in server.log.entries())
+
+
+def test_incremental_sync_applies_lookback_and_emits_only_changed_issues(pylon, sync):
+    """The lookback re-searches the last hour; issues already emitted at that version are not emitted again."""
+    server = pylon(size=30)
+    first = sync(server, "issues")
+    state = first.final_state()
+    cursor = _t(first.states("issues")[-1]["updated_at"])
+
+    issues = server.emulator.data.issues
+    changed = [issues[3]["id"], issues[17]["id"]]
+    for issue_id in changed:
+        server.emulator.update_issue(issue_id, state="on_hold")
+    second = sync(server, "issues", state=state)
+
+    assert sorted(r["id"] for r in second.records("issues")) == sorted(changed)
+    assert all(r["state"] == "on_hold" for r in second.records("issues"))
+    (after, _), *_ = search_windows(server)
+    assert after == cursor - timedelta(minutes=60) - timedelta(seconds=1)
+
+
+def test_lookback_finds_an_issue_indexed_late(pylon, sync):
+    """An issue whose updated_at is older than the saved cursor (indexed late) is still read within the lookback."""
+    server = pylon(size=10)
+    first = sync(server, "issues")
+    cursor = _t(first.states("issues")[-1]["updated_at"])
+    late = server.emulator.add_issue(updated_at=(cursor - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    second = sync(server, "issues", state=first.final_state())
+    assert [r["id"] for r in second.records("issues")] == [late["id"]]
+
+
+def test_state_is_checkpointed_per_window(pylon, sync):
+    server = pylon(size=40)
+    result = sync(server, "issues")
+    cursors = [s["updated_at"] for s in result.states("issues") if s]
+    assert len(cursors) >= 30 and cursors == sorted(cursors)  # one per window at least, never moving back
+    # After a whole read the cursor is the sync's start, not the last update: the next sync searches one window.
+    assert _t(cursors[-1]) >= datetime.now(timezone.utc) - timedelta(minutes=5)
+    second = sync(server, "issues", state=result.final_state())
+    assert second.requests["issues_search"] == 1 and not second.records("issues")
+
+
+def test_custom_fields_array_form_and_tags_are_normalised(pylon, sync):
+    """Seed 003 describes custom_fields as an array: both forms must land as one object keyed by slug."""
+    server = pylon(size=15, custom_fields_form="array")
+    records = sync(server, "issues").records("issues")
+    with_fields = [r for r in records if r["custom_fields"]]
+    assert with_fields
+    for record in with_fields:
+        assert isinstance(record["custom_fields"], dict)
+        for slug, value in record["custom_fields"].items():
+            assert value["slug"] == slug and set(value) == {"slug", "value", "values"}
+    assert all(r["tags"] is None or all(isinstance(t, str) for t in r["tags"]) for r in records)
+
+
+def test_full_refresh_reads_everything_from_start_date_ignoring_state(pylon, sync):
+    server = pylon(size=12)
+    state = [stream_state("issues", {"updated_at": "2030-01-01T00:00:00Z"})]
+    result = sync(server, "issues", state=state, mode=SyncMode.full_refresh)
+    assert len(result.records("issues")) == 12
+
+
+def test_unreadable_state_falls_back_to_start_date(pylon, sync):
+    server = pylon(size=8)
+    result = sync(server, "issues", state=[stream_state("issues", {"updated_at": "yesterday"})])
+    assert len(result.records("issues")) == 8
+
+
+def test_start_date_as_a_plain_date(pylon, sync):
+    server = pylon(size=8)
+    config = make_config(server, start_date="2024-01-01")
+    assert len(sync(server, "issues", config=config).records("issues")) == 8
