@@ -25,7 +25,12 @@ def connector(name: str) -> Connector:
 ENV = {
     "source-pylon": {
         "required": {"PYLON_API_KEY": "api_token"},
-        "optional": {"PYLON_START_DATE": "start_date", "PYLON_BASE_URL": "base_url"},
+        "optional": {
+            "PYLON_START_DATE": "start_date",
+            "PYLON_BASE_URL": "base_url",
+            # only for emulators that run a rate-limit minute faster (docker-compose, the demo)
+            "PYLON_RATE_LIMIT_WINDOW_SECONDS": "rate_limit_window_seconds",
+        },
     },
     "source-planhat": {
         "required": {"PLANHAT_API_TOKEN": "api_token"},
@@ -45,7 +50,7 @@ ENV = {
         "optional": {},
     },
 }
-NUMERIC_FIELDS = {"upserts_per_minute"}
+FIELD_TYPES = {"upserts_per_minute": int, "rate_limit_window_seconds": float}
 # The seed 001 script's region was implicit in its host; "custom" is what a base URL implies.
 IMPLIED = {"source-planhat": ("base_url", {"region": "custom"})}
 
@@ -105,7 +110,7 @@ def config_from_env(connector_name: str, environ: dict[str, str] | None = None) 
         for var, field in spec[group].items():
             if environ.get(var):
                 value = environ[var]
-                config[field] = int(value) if field in NUMERIC_FIELDS else value
+                config[field] = FIELD_TYPES.get(field, str)(value)
     implied = IMPLIED.get(connector_name)
     if implied and implied[0] in config:
         config = {**implied[1], **config}
