@@ -67,16 +67,16 @@ def run_all(configs: dict, state_dir: Path, label: str) -> None:
     servers = configs["servers"]
     print(f"\n== {label} ==")
     for flow in FLOWS.values():
-        before = {name: server.log.count() for name, server in servers.items()}
-        upserts_before = servers["dust"].log.count(family="upserts")
+        before = {name: server.log.by_family() for name, server in servers.items()}
         started = time.monotonic()
         result = run_flow(flow, configs[flow.source], configs[flow.destination], StateStore(state_dir, flow.name))
-        calls = {name: server.log.count() - before[name] for name, server in servers.items()}
+        calls = {name: server.log.by_family() - before[name] for name, server in servers.items()}
         api = "pylon" if flow.source == "source-pylon" else "planhat"
         records = ", ".join(f"{s} {n}" for s, n in sorted(result.records.items())) or "no records"
-        line = f"{flow.name:18} {time.monotonic() - started:5.1f}s  {records}; {calls[api]} {api} API calls"
+        breakdown = ", ".join(f"{family} {n}" for family, n in sorted(calls[api].items()))
+        line = f"{flow.name:18} {time.monotonic() - started:5.1f}s  {records}; {api} API calls: {breakdown}"
         if flow.destination == "destination-dust":
-            line += f", {servers['dust'].log.count(family='upserts') - upserts_before} Dust upserts"
+            line += f"; Dust upserts {calls['dust']['upserts']}"
         print(line)
 
 
