@@ -60,9 +60,10 @@ def run_flow(
     store: StateStore,
     streams: list[str] | None = None,
     progress: Callable[[SyncResult], None] | None = None,
+    source: Connector | None = None,
     destination: Connector | None = None,
 ) -> SyncResult:
-    """`destination` replaces the flow's own command (tests wrap it to kill it mid-sync)."""
+    """`source`/`destination` replace the flow's own commands (tests wrap them to kill them mid-sync)."""
     saved = store.load()
     generation = saved["generation"] + 1
     store.path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,7 +73,7 @@ def run_flow(
     )
     store.save(generation, saved["state"])  # a generation is spent even if this run fails
     return run_sync(
-        connector(flow.source),
+        source or connector(flow.source),
         destination or connector(flow.destination),
         source_config,
         destination_config,

@@ -21,6 +21,7 @@ from emulators.pylon.api import TOKEN as PYLON_TOKEN
 from flows.connections import FLOWS
 from flows.pipeline import Connector, SyncFailed
 from flows.runs import StateStore, run_flow
+from testkit.postgres import isolated_database
 
 pytestmark = pytest.mark.slow
 
@@ -151,25 +152,58 @@ def test_a_wrong_token_fails_the_flow_with_the_sources_own_message(stack):
     assert "source-pylon" in message and ("token" in message or "401" in message)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_killing_the_destination_then_resuming_ends_like_one_clean_run(serve_emulator, pg_url, tmp_path, seed):
-    """Crash safety: a destination SIGKILLed at a random point, rerun from the saved state, must end with
-    the same documents as an uninterrupted sync: nothing lost, nothing duplicated."""
-    clean = Stack(serve_emulator, pg_url, tmp_path / "clean")
-    clean.run("pylon-to-dust")
+@pytest.mark.parametrize(
+    "flow_name, side, seed",
+    [
+        ("pylon-to-dust", "destination", 1),
+        ("pylon-to-dust", "source", 2),
+        ("pylon-to-postgres", "destination", 3),
+        ("pylon-to-postgres", "source", 4),
+    ],
+)
+def test_a_killed_connector_then_a_resumed_sync_ends_like_one_clean_run(
+    serve_emulator, pg_server_url, tmp_path, flow_name, side, seed
+):
+    """Crash safety: a source or destination SIGKILLed at a random point, then a rerun from the saved state,
+    must end with the same documents and rows as one uninterrupted sync: nothing lost, nothing duplicated."""
+    flow = FLOWS[flow_name]
+    with isolated_database(pg_server_url) as clean_db, isolated_database(pg_server_url) as crashed_db:
+        clean = Stack(serve_emulator, clean_db, tmp_path / "clean")
+        clean.run(flow_name)
 
-    crashed = Stack(serve_emulator, pg_url, tmp_path / "crashed")
-    kill_after = random.Random(seed).randint(3, 20)  # input lines the destination sees before the kill
-    real = crashed.configs["destination-dust"]
-    flow = FLOWS["pylon-to-dust"]
-    store = StateStore(crashed.state_dir, flow.name)
-    real_command = (sys.executable, str(flow_dir("destination-dust") / "main.py"))
-    killer = Connector("destination-dust", (sys.executable, str(KILLER), str(kill_after), *real_command))
-    with pytest.raises(SyncFailed):
-        run_flow(flow, crashed.configs["source-pylon"], real, store, destination=killer)
-    crashed.run("pylon-to-dust")
+        crashed = Stack(serve_emulator, crashed_db, tmp_path / "crashed")
+        name = flow.destination if side == "destination" else flow.source
+        real_command = (sys.executable, str(flow_dir(name) / "main.py"))
+        kill_after = random.Random(seed).randint(3, 12)  # lines the connector reads or writes before the kill
+        killer = Connector(
+            name,
+            (
+                sys.executable,
+                str(KILLER),
+                "stdin" if side == "destination" else "stdout",
+                str(kill_after),
+                *real_command,
+            ),
+        )
+        store = StateStore(crashed.state_dir, flow.name)
+        with pytest.raises(SyncFailed, match=name):
+            run_flow(flow, crashed.configs[flow.source], crashed.configs[flow.destination], store, **{side: killer})
+        crashed.run(flow_name)
 
-    assert crashed.documents() == clean.documents()
+        if flow.destination == "destination-dust":
+            assert crashed.documents() == clean.documents()
+        else:
+            assert crashed.rows() == clean.rows()
+
+
+def test_a_permission_lost_mid_sync_fails_the_flow_instead_of_skipping_data(stack):
+    """Never a "successful" sync with missing data: without access to messages, documents would lack
+    their conversations, so the flow must fail and say which permission is missing."""
+    stack.pylon.emulator.forbidden = {"issue_messages"}
+    with pytest.raises(SyncFailed) as failure:
+        stack.run("pylon-to-dust")
+    assert "403" in str(failure.value) and "messages" in str(failure.value)
+    assert stack.upserts() == 0
 
 
 def flow_dir(name: str) -> Path:

@@ -1,6 +1,7 @@
-"""Runs a real connector and SIGKILLs it after it has been fed N input lines, like a crashed container.
+"""Runs a real connector and SIGKILLs it after N lines, like a container killed mid-sync.
 
-python killer.py N command...
+python killer.py stdin N command...    # after feeding it N input lines (a destination)
+python killer.py stdout N command...   # after it printed N output lines (a source)
 """
 
 import signal
@@ -8,22 +9,41 @@ import subprocess
 import sys
 import threading
 
-limit = int(sys.argv[1])
-child = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=sys.stdout.buffer)
+side, limit, command = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+child = subprocess.Popen(
+    command,
+    stdin=subprocess.PIPE if side == "stdin" else subprocess.DEVNULL,
+    stdout=subprocess.PIPE if side == "stdout" else sys.stdout.buffer,
+)
 
 
-def feed():
-    for fed, line in enumerate(sys.stdin.buffer, 1):
+def count_and_kill(lines, forward):
+    for seen, line in enumerate(lines, 1):
         try:
-            child.stdin.write(line)
-            child.stdin.flush()
+            forward(line)
         except BrokenPipeError:
             return
-        if fed >= limit:
+        if seen >= limit:
             child.send_signal(signal.SIGKILL)
             return
-    child.stdin.close()
 
 
-threading.Thread(target=feed, daemon=True).start()
-sys.exit(child.wait() and 137)
+if side == "stdin":
+
+    def feed(line):
+        child.stdin.write(line)
+        child.stdin.flush()
+
+    worker = threading.Thread(target=count_and_kill, args=(sys.stdin.buffer, feed), daemon=True)
+else:
+
+    def show(line):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+
+    worker = threading.Thread(target=count_and_kill, args=(child.stdout, show), daemon=True)
+worker.start()
+code = child.wait()
+if side == "stdin" and code == 0:
+    sys.exit(0)
+sys.exit(137 if code < 0 else code)
