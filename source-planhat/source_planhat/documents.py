@@ -55,7 +55,7 @@ def resolve_user(owner: Any, users: Mapping[str, dict]) -> dict | None:
 
 def newest_update(company: Mapping[str, Any], children: Mapping[str, list[dict]]) -> str | None:
     stamps = [company.get("updatedAt")] + [r.get("updatedAt") for rs in children.values() for r in rs]
-    dated = [(parse_time(s), s) for s in stamps if parse_time(s) is not None]
+    dated = [(moment, s) for s in stamps if (moment := parse_time(s)) is not None]
     return max(dated)[1] if dated else None
 
 

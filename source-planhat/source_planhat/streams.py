@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -56,11 +56,13 @@ class Cursor:
         self.value = value
         self.moment = parse_time(value)
 
-    def observe(self, record: Mapping[str, Any]) -> None:
+    def observe(self, record: Mapping[str, Any]) -> datetime | None:
+        """Moves the cursor past `record` if it is newer; returns the record's parsed updatedAt."""
         raw = record.get(CURSOR_FIELD)
         moment = parse_time(raw)
         if moment is not None and (self.moment is None or moment > self.moment):
             self.value, self.moment = raw, moment
+        return moment
 
 
 class RecentCursor(Cursor):
@@ -72,24 +74,38 @@ class RecentCursor(Cursor):
     records that really changed, at the cost of a state the size of that window.
     """
 
-    def __init__(self, value: str | None = None, recent: Mapping[str, str] | None = None) -> None:
+    def __init__(self, lookback: timedelta, value: str | None = None, recent: Mapping[str, str] | None = None) -> None:
         super().__init__(value)
+        self.lookback = lookback
         self.previous = dict(recent or {})
-        self.recent = dict(self.previous)
+        self._recent = {key: (raw, parse_time(raw)) for key, raw in self.previous.items()}  # _id -> (raw, parsed)
+        self._window: dict[str, str] | None = None
 
     def is_new(self, record: Mapping[str, Any]) -> bool:
         return self.previous.get(record.get("_id")) != record.get(CURSOR_FIELD)
 
-    def observe(self, record: Mapping[str, Any]) -> None:
-        super().observe(record)
-        if isinstance(record.get("_id"), str) and isinstance(record.get(CURSOR_FIELD), str):
-            self.recent[record["_id"]] = record[CURSOR_FIELD]
+    def observe(self, record: Mapping[str, Any]) -> datetime | None:
+        moment = super().observe(record)
+        key, raw = record.get("_id"), record.get(CURSOR_FIELD)
+        if isinstance(key, str) and isinstance(raw, str):
+            self._recent[key] = (raw, moment)
+        self._window = None
+        return moment
 
-    def window(self, lookback) -> dict[str, str]:
+    def window(self) -> dict[str, str]:
+        """The records within the lookback of the cursor (those without a parseable time too).
+
+        The CDK reads the state after every record, so this must not rescan a whole read each time: the
+        answer is kept until the next change, and what falls out of the window is dropped for good (the
+        cursor only moves forward, so it can never come back in).
+        """
         if self.moment is None:
             return {}
-        start = self.moment - lookback
-        return {key: raw for key, raw in self.recent.items() if (parse_time(raw) or start) >= start}
+        if self._window is None:
+            start = self.moment - self.lookback
+            self._recent = {key: kept for key, kept in self._recent.items() if kept[1] is None or kept[1] >= start}
+            self._window = {key: raw for key, (raw, _) in self._recent.items()}
+        return self._window
 
 
 class ModelStream(Stream):
@@ -185,19 +201,19 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
     @property
     def state(self) -> MutableMapping[str, Any]:
         """{"cursors": {model: newest updatedAt}, "recent": {model: {_id: updatedAt} inside the lookback}}."""
-        lookback = self.context.config.lookback
         cursors = {model: c.value for model, c in self._cursors.items() if c.value}
         if not cursors:
             return {}
-        recent = {model: self._cursors[model].window(lookback) for model in cursors}
+        recent = {model: self._cursors[model].window() for model in cursors}
         return {"cursors": cursors, "recent": recent}
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
         value = value or {}
         recent = value.get("recent") or {}
+        lookback = self.context.config.lookback
         self._cursors = {
-            model: RecentCursor(raw, recent.get(model)) for model, raw in (value.get("cursors") or {}).items()
+            model: RecentCursor(lookback, raw, recent.get(model)) for model, raw in (value.get("cursors") or {}).items()
         }
 
     def get_json_schema(self) -> Mapping[str, Any]:
@@ -222,13 +238,16 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
     # -- reading -----------------------------------------------------------------------------
 
     def _cursor(self, stream: str) -> RecentCursor:
-        return self._cursors.setdefault(stream, RecentCursor())
+        if stream not in self._cursors:
+            self._cursors[stream] = RecentCursor(self.context.config.lookback)
+        return self._cursors[stream]
 
     def _read_all(self, stream: str, **params: Any) -> Iterator[dict]:
         ctx = self.context
+        cursor = self._cursor(stream) if stream != "users" else None
         for record in read_all(ctx.client, BY_STREAM[stream].path, ctx.config.page_size(stream), **params):
-            if stream != "users":
-                self._cursor(stream).observe(record)
+            if cursor is not None:
+                cursor.observe(record)
             yield record
 
     def _optional(self, stream: str, read, empty):

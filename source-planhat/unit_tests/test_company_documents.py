@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airbyte_cdk.models import Level, SyncMode
 
-from source_planhat.streams import COMPANY_ID_QUERY_BUDGET, id_batches
+from source_planhat import streams
+from source_planhat.streams import COMPANY_ID_QUERY_BUDGET, RecentCursor, id_batches
 
 from .conftest import config_for, records, states_of, sync
 
@@ -98,3 +101,28 @@ def test_company_id_batches_stay_under_the_url_budget():
     assert [i for b in batches for i in b] == ids
     assert all(len("%2C".join(b)) <= COMPANY_ID_QUERY_BUDGET for b in batches)
     assert len(batches) == 500 // (COMPANY_ID_QUERY_BUDGET // 27) + 1
+
+
+def test_state_keeps_the_records_inside_the_lookback_of_the_newest():
+    """The `recent` state tells re-read records from changed ones; it must hold the whole window, no more."""
+    cursor = RecentCursor(timedelta(minutes=30), "2026-01-01T10:00:00Z", {"old": "2026-01-01T09:00:00Z"})
+    for key, stamp in [("a", "2026-01-01T10:20:00Z"), ("b", "2026-01-01T10:45:00Z"), ("c", "not a time")]:
+        cursor.observe({"_id": key, "updatedAt": stamp})
+    assert cursor.value == "2026-01-01T10:45:00Z"
+    assert cursor.window() == {"a": "2026-01-01T10:20:00Z", "b": "2026-01-01T10:45:00Z", "c": "not a time"}
+    cursor.observe({"_id": "d", "updatedAt": "2026-01-01T11:00:00Z"})
+    assert cursor.window() == {"b": "2026-01-01T10:45:00Z", "c": "not a time", "d": "2026-01-01T11:00:00Z"}
+
+
+def test_the_state_the_cdk_reads_after_every_document_costs_no_rescan(planhat, monkeypatch):
+    """The CDK reads the state after each record; rescanning the read each time made a sync quadratic."""
+    server = planhat(size=40)
+    parsed = []
+    real = streams.parse_time
+    monkeypatch.setattr(streams, "parse_time", lambda value: parsed.append(value) or real(value))
+    out = sync(config_for(server), ["company_documents"], mode=SyncMode.full_refresh)
+
+    assert len(by_id(out)) == 40
+    read = sum(len(server.emulator.data.models[m]) for m in ("companies", "conversations", "endusers", "nps"))
+    read += sum(len(server.emulator.data.models[m]) for m in ("projects", "assets"))
+    assert len(parsed) <= 2 * read  # once per record observed, plus the window's pruning
