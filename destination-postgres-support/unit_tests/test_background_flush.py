@@ -1,0 +1,202 @@
+"""Batches are written on a background thread while the next one is parsed: its failures and the STATE
+ordering must be exactly what a synchronous writer would give."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import psycopg
+import pytest
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from destination_postgres_support import DestinationPostgresSupport
+from destination_postgres_support.html_text import _feed_simple, _TextBuilder, _TextParser
+from destination_postgres_support.migrate import migrate
+
+from .conftest import catalog_for, write_subprocess
+
+FAIL_ON_TITLE = """
+CREATE FUNCTION fail_on_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.title = 'boom' THEN RAISE EXCEPTION 'injected' USING ERRCODE = '40001'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER fail_on_boom BEFORE INSERT ON issues FOR EACH ROW EXECUTE FUNCTION fail_on_boom();
+"""
+
+
+def _record(n: int, title: str = "t") -> str:
+    data = {"id": f"i-{n}", "title": title, "state": "new", "created_at": "2024-01-01T00:00:00Z"}
+    return json.dumps({"type": "RECORD", "record": {"stream": "issues", "data": data, "emitted_at": 1}})
+
+
+def _state(state_id: int) -> str:
+    return json.dumps({"type": "STATE", "state": {"type": "LEGACY", "data": {"n": state_id}, "id": state_id}})
+
+
+# batch_size 2: [i-1, i-2] commits, STATE 1; [i-3 boom, i-4] fails on the flush thread; STATE 2 and the
+# rest must never be echoed or written.
+LINES = [_record(1), _record(2), _state(1), _record(3, "boom"), _record(4), _state(2), _record(5), _record(6)]
+
+
+@pytest.fixture
+def failing_issues(config, pg_conn):
+    with pg_conn.transaction():
+        migrate(pg_conn, "public")
+        pg_conn.execute(FAIL_ON_TITLE)
+    return config
+
+
+def _assert_failed_after_state_1(pg_conn, states):
+    assert [s["state"]["id"] for s in states] == [1]
+    assert [r[0] for r in pg_conn.execute("SELECT id FROM issues ORDER BY id")] == ["i-1", "i-2"]
+    assert pg_conn.execute("SELECT status FROM sync_log").fetchone()[0] == "failed"
+
+
+def test_background_flush_failure_fails_the_sync_and_echoes_no_later_state(failing_issues, pg_conn):
+    """If a failed background batch were lost, or a later STATE echoed, the platform would checkpoint past
+    records that never reached the database."""
+    states = []
+    with pytest.raises(AirbyteTracedException) as failure:
+        for message in DestinationPostgresSupport().write(failing_issues, catalog_for(["issues"]), LINES):
+            states.append({"state": {"id": message.state.id}})
+    assert failure.value.failure_type.value == "transient_error"  # 40001: classified as on the main thread
+    assert "injected" in failure.value.internal_message
+    _assert_failed_after_state_1(pg_conn, states)
+
+
+def test_background_flush_failure_in_the_cli_exits_non_zero_with_its_failure_type(failing_issues, pg_conn, tmp_path):
+    code, outputs = write_subprocess(failing_issues, catalog_for(["issues"]), LINES, tmp_path)
+    assert code == 1
+    assert outputs[-1]["trace"]["error"]["failure_type"] == "transient_error"
+    _assert_failed_after_state_1(pg_conn, [o for o in outputs if o["type"] == "STATE"])
+
+
+def test_a_state_goes_out_before_the_next_batch_is_written(config, pg_url):
+    """Each STATE must be emitted after its batches commit and before later ones start, so a platform that
+    checkpoints on it sees exactly the records before it."""
+    lines = []
+    for n in range(1, 21):
+        lines.append(_record(n))
+        if n % 3 == 0:
+            lines.append(_state(n))
+    seen = []
+    for message in DestinationPostgresSupport().write(config, catalog_for(["issues"]), lines):
+        with psycopg.connect(pg_url) as other:
+            seen.append((message.state.id, other.execute("SELECT count(*) FROM issues").fetchone()[0]))
+    assert seen == [(n, n) for n in range(3, 21, 3)]
+
+
+def test_issue_batches_record_their_watermark_and_placeholder_parents(config, pg_conn):
+    """sync_log's watermark and the placeholder accounts/users are read from the rows in Python, not SQL."""
+    records = [
+        {"id": "i-1", "title": "a", "state": "new", "created_at": "2024-01-01T00:00:00Z", "account": {"id": "acc"}},
+        {
+            "id": "i-2",
+            "title": "b",
+            "state": "new",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-05-01T00:00:00Z",
+            "assignee": {"id": "usr"},
+        },
+        {
+            "id": "i-3",
+            "title": "c",
+            "state": "new",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-04-01T00:00:00Z",
+            "account": {"id": "acc"},
+        },
+    ]
+    lines = [
+        json.dumps({"type": "RECORD", "record": {"stream": "issues", "data": r, "emitted_at": 1}}) for r in records
+    ]
+    list(DestinationPostgresSupport().write(config, catalog_for(["issues"]), lines))
+    assert pg_conn.execute("SELECT id, name FROM accounts").fetchall() == [("acc", "acc")]
+    assert pg_conn.execute("SELECT id, name FROM users").fetchall() == [("usr", "usr")]
+    watermark = pg_conn.execute("SELECT last_issue_updated_at FROM sync_log").fetchone()[0]
+    assert watermark.isoformat() == "2024-05-01T00:00:00"
+
+
+def _parsed_by_html_parser(html: str) -> str:
+    builder = _TextBuilder()
+    parser = _TextParser(builder)
+    parser.feed(html)
+    parser.close()
+    return builder.text()
+
+
+PIECES = [
+    "<p>",
+    "</p>",
+    '<P class="x">',
+    "<br>",
+    "<br/>",
+    "<br />",
+    "<BR>",
+    "<div>",
+    "</div>",
+    "<ul>",
+    "</ul>",
+    "<li>",
+    "</li>",
+    "<ol>",
+    "</ol>",
+    '<a href="https://x.y/?a=1&amp;b=2">',
+    "</a>",
+    "<strong>",
+    "</strong>",
+    "<span style='color: red'>",
+    "</span>",
+    "<pre>",
+    "</pre>",
+    "<td>",
+    "<th>",
+    "<tr>",
+    "<table>",
+    "</table>",
+    "<h2>",
+    "</h2>",
+    '<img src="a.png" alt=""/>',
+    "<hr/>",
+    "<p/>",
+    "<input disabled/>",
+    "text",
+    " spaced   words ",
+    "\n",
+    "\t",
+    "a > b",
+    "&amp;",
+    "&lt;3",
+    "&nbsp;",
+    "&#233;",
+    "&notanentity",
+    "caf\u00e9",
+    "  ",
+    "\r\n",
+    # not simple: html.parser takes these
+    "<!-- note -->",
+    "<script>x()</script>",
+    "<style>p{}</style>",
+    "a < b",
+    "<a href=x/>",
+    "<custom-tag>",
+    '</p class="x">',
+    '<p\vclass="x">',
+    "<title>t</title>",
+    "<",
+]
+
+
+def test_fast_html_tokenizer_matches_html_parser():
+    """body_text must not depend on which tokenizer read the message."""
+    rng = random.Random(3)
+    fast = 0
+    for _ in range(5000):
+        html = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
+        builder = _TextBuilder()
+        if _feed_simple(builder, html):
+            fast += 1
+            assert builder.text() == _parsed_by_html_parser(html), html
+    assert fast > 1000  # the generator does exercise the fast path
