@@ -6,7 +6,7 @@ from __future__ import annotations
 def configured_catalog(
     discovered: dict,
     streams: list[str] | None = None,
-    destination_modes: set[str] | None = None,
+    destination_modes: set[str] | frozenset[str] | None = None,
     generation: int = 1,
 ) -> dict:
     """Incremental + dedup where the stream allows it, else full refresh + overwrite.

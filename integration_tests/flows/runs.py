@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -48,9 +49,10 @@ def discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
     return next(m["catalog"] for m in messages if m.get("type") == "CATALOG")
 
 
-def destination_modes(connector_name: str) -> set[str]:
+@functools.cache  # a connector's spec does not change while this process runs
+def destination_modes(connector_name: str) -> frozenset[str]:
     spec = next(m["spec"] for m in messages_of(connector(connector_name), "spec") if m.get("type") == "SPEC")
-    return set(spec.get("supported_destination_sync_modes") or ["append", "overwrite", "append_dedup"])
+    return frozenset(spec.get("supported_destination_sync_modes") or ["append", "overwrite", "append_dedup"])
 
 
 def run_flow(

@@ -42,6 +42,8 @@ class Stack:
             "source-pylon": {
                 "api_token": PYLON_TOKEN,
                 "base_url": self.pylon.url,
+                # the emulator's history starts here: no need to walk empty 30-day windows since 2020
+                "start_date": self.pylon.emulator.landmarks()["epoch"],
                 "rate_limit_window_seconds": 60 / TIME_SCALE,
             },
             "source-planhat": {"api_token": PlanhatEmulator.TOKEN, "region": "custom", "base_url": self.planhat.url},
