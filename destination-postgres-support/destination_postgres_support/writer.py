@@ -363,6 +363,7 @@ class Writer:
         """Everything is flushed and committed: complete the streams, close sync_log."""
         for plan in sorted(self.plans.values(), key=lambda p: p.flush_rank):
             self._complete(plan)
+        self.backend.settle_pending()
         pending = self.backend.pending_messages()
         if pending:
             shown = ", ".join(f"{issue} ({n})" for issue, n in list(pending.items())[:MAX_LOGGED_PENDING])
