@@ -257,6 +257,10 @@ def names(value: Any) -> str | None:
 
 
 def planhat_company(record: dict, ctx: RecordContext) -> DustDocument:
+    # source-planhat nests the company under `company` next to its related lists; a plain `companies`
+    # record is the company itself. The document-level fields (updatedAt: newest of any part) win.
+    if isinstance(record.get("company"), dict):
+        record = {**record["company"], **{k: v for k, v in record.items() if k != "company"}}
     company_id = record.get("_id")
     title = clip_title(str(record.get("name") or company_id or "Planhat company"))
     basic = lines([

@@ -94,6 +94,10 @@ def test_pylon_to_dust_lands_every_issue_then_resends_only_what_changed(stack):
     documents = stack.documents()
     assert len([d for d in documents if d.startswith("pylon-issue-")]) == 12
     assert stack.upserts() == 12
+    issue = stack.pylon.emulator.data.issues[0]
+    title, text, tags, _ = documents[f"pylon-issue-{issue['id']}"]
+    assert title.startswith(f"Pylon Issue {issue['number']}: ") and f"state:{issue['state']}" in tags
+    assert "## Metadata" in text and "<p>" not in text
 
     stack.run("pylon-to-dust")
     assert stack.upserts() == 12, "an unchanged re-sync must not upsert"
@@ -113,6 +117,11 @@ def test_planhat_to_dust_resends_only_the_company_whose_conversation_changed(sta
     stack.run("planhat-to-dust")
     documents = stack.documents()
     assert len([d for d in documents if d.startswith("planhat-company-")]) == 6
+    company = stack.planhat.emulator.data.models["companies"][0]
+    title, text, tags, _ = documents[f"planhat-company-{company['_id']}"]
+    assert title == company["name"], "the document must be titled by the company, not its id"
+    assert f"health:{company['h']}" in tags and f"status:{company['status']}" in tags
+    assert any(t.startswith("owner:") for t in tags) and "## Conversations" in text
     upserts = stack.upserts()
 
     stack.run("planhat-to-dust")

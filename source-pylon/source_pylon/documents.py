@@ -1,50 +1,18 @@
 """issue_documents: one self-contained record per issue, ready to index as a document (e.g. in Dust).
 
 It carries the issue joined with its account, people and team, its custom fields, CSAT and external
-issues, and its whole message thread in order, plus `text`: the same as readable plain text, in the
-layout of the Pylon→Dust script it replaces (seed 000), extended with tags, custom fields and messages.
+issues, and its whole message thread in order, as structured data: how it reads as a document (seed 000's
+layout) is destination-dust's preset, and any other destination gets the same data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from html.parser import HTMLParser
 from typing import Any
 
 from .dates import try_parse
 
 Lookup = Callable[[str, str | None], Mapping[str, Any] | None]
-
-BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"}
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(html: str | None) -> str:
-    if not html:
-        return ""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 def normalize_custom_fields(value: Any) -> dict[str, dict[str, Any]]:
@@ -159,63 +127,4 @@ def build_document(issue: Mapping[str, Any], messages: list[Mapping[str, Any]], 
         "body_html": issue.get("body_html"),
         "messages": thread,
     }
-    document["text"] = render_text(document)
     return document
-
-
-def render_text(doc: Mapping[str, Any]) -> str:
-    account = doc.get("account") or {}
-    requester = doc.get("requester") or {}
-    assignee = doc.get("assignee") or {}
-
-    def person(p: Mapping[str, Any], missing: str) -> str:
-        if not p:
-            return missing
-        name, email = p.get("name"), p.get("email")
-        return f"{name} <{email}>" if name and email else name or email or missing
-
-    lines = [
-        f"Pylon Issue #{doc.get('number')}: {doc.get('title') or '(untitled)'}",
-        "",
-        "Issue Details:",
-        f"ID: {doc.get('id')}",
-        f"State: {doc.get('state')}",
-        f"Type: {doc.get('type')}",
-        f"Source: {doc.get('source')}",
-        f"Link: {doc.get('link')}",
-        f"Account: {account.get('name') or '(none)'}",
-        f"Domain: {account.get('primary_domain') or account.get('domain') or '(none)'}",
-        f"Account Type: {account.get('type') or '(none)'}",
-        f"Team: {(doc.get('team') or {}).get('name') or '(none)'}",
-        f"Tags: {', '.join(doc.get('tags') or []) or '(none)'}",
-        "",
-        "Dates & Times:",
-        f"Created: {doc.get('created_at')}",
-        f"Updated: {doc.get('updated_at')}",
-        f"First response: {doc.get('first_response_time') or '(none)'}",
-        f"Resolution: {doc.get('resolution_time') or '(unresolved)'}",
-        "",
-        "People:",
-        f"Requester: {person(requester, '(Unknown)')}",
-        f"Assignee: {person(assignee, '(Unassigned)')}",
-        "",
-        "Custom Fields:",
-    ]
-    for slug, field in (doc.get("custom_fields") or {}).items():
-        value = ", ".join(str(v) for v in field.get("values") or []) or field.get("value")
-        lines.append(f"{slug}: {value}")
-    lines += ["", "CSAT Responses:"]
-    for response in doc.get("csat_responses") or []:
-        comment = f" - {response.get('comment')}" if response.get("comment") else ""
-        lines.append(f"Score {response.get('score')}{comment}")
-    lines += ["", "External Issues:"]
-    for external in doc.get("external_issues") or []:
-        lines.append(f"{external.get('source')} {external.get('external_id')}: {external.get('link')}")
-    lines += ["", "Description:", html_to_text(doc.get("body_html")), "", "Messages:"]
-    for message in doc.get("messages") or []:
-        private = " (internal note)" if message.get("is_private") else ""
-        lines.append(
-            f"[{message.get('timestamp')}] {message.get('author_name') or 'System'} ({message.get('author_kind')}){private}:"
-        )
-        lines.append(html_to_text(message.get("message_html")))
-    return "\n".join(lines).strip() + "\n"
