@@ -8,7 +8,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
 from airbyte_cdk.destinations import Destination
 from airbyte_cdk.models import (
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 from .config import DestinationConfig, render_spec
 from .errors import DestinationError, classify, from_database
 from .loader import PostgresBackend, connect
-from .writer import Writer
+from .writer import BadLine, Writer, parse_line
 
 
 @dataclass
@@ -39,15 +38,11 @@ class AirbyteStateMessageWithId(AirbyteStateMessage):
     id: Any = None
 
 
-def _as_dict(message: AirbyteMessage | Mapping[str, Any] | str | bytes) -> dict[str, Any] | None:
+def _as_dict(number: int, message: AirbyteMessage | Mapping[str, Any] | str | bytes) -> dict[str, Any] | BadLine:
     if isinstance(message, Mapping):
         return dict(message)
     if isinstance(message, (str, bytes)):
-        try:
-            parsed = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            return None
-        return parsed if isinstance(parsed, dict) else None
+        return parse_line(number, message)
     data = AirbyteMessageSerializer.dump(message)
     state_id = getattr(message.state, "id", None) if message.state is not None else None
     if state_id is not None:
@@ -116,7 +111,7 @@ class DestinationPostgresSupport(Destination):
                 raise from_database(err, "connecting") from err
             with conn:
                 writer = Writer(parsed, catalog, PostgresBackend(parsed, conn))
-                for output in writer.run(_as_dict(m) for m in input_messages):
+                for output in writer.run(_as_dict(n, m) for n, m in enumerate(input_messages, 1)):
                     yield _as_message(output)
         except DestinationError as err:
             raise traced(err) from err

@@ -1,8 +1,8 @@
 """Console entry point (`destination-postgres-support`, `python main.py`).
 
 `write` reads stdin itself: orjson per line, dispatch on "type", the writer's dicts dumped back. That keeps
-each STATE's raw fields (the platform's `id`, which CDK 7's message model drops), skips garbage lines
-instead of dying on them, and avoids the CDK's ~1 s import and per-message dataclass round trip on the
+each STATE's raw fields (the platform's `id`, which CDK 7's message model drops), names the line number of
+any garbage (after committing what came before it), and avoids the CDK's ~1 s import and per-message dataclass round trip on the
 hot path. `spec` and `check` go through the CDK `Destination`.
 """
 
@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
+
+from .writer import BadLine, parse_line
 
 logger = logging.getLogger("airbyte")
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -38,18 +40,11 @@ class _AirbyteLogHandler(logging.Handler):
         self.out.flush()
 
 
-def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | None]:
-    """Each stdin line as a dict; None for a line that is not a JSON object (the writer counts those)."""
-    for line in stream:
-        if line.isspace():  # (not strip(): that copies every line)
-            continue
-        try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            logger.warning(f"skipping a stdin line that is not JSON: {line[:200]!r}")
-            yield None
-            continue
-        yield message if isinstance(message, dict) else None
+def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine]:
+    """Each stdin line as a message dict, or a BadLine the writer fails on once what came before is committed."""
+    for number, line in enumerate(stream, 1):
+        if not line.isspace():  # (not strip(): that copies every line)
+            yield parse_line(number, line)
 
 
 def trace_error(message: str, internal: str, failure_type: str) -> dict[str, Any]:

@@ -20,14 +20,24 @@ def replay(run_write, config, name, **modes):
     return run_write(config, catalog_for(streams_in(lines), **modes), lines)
 
 
-def test_duplicates_collapse_and_garbage_is_skipped(run_write, config, pg_conn):
-    """Duplicated records must not duplicate rows, and a garbage stdin line must not kill the sync."""
+def test_duplicates_collapse(run_write, config, pg_conn):
+    """Duplicated records must not duplicate rows."""
     replay(run_write, config, "duplicates")
     assert pg_conn.execute("SELECT id, title FROM issues").fetchall() == [("i-1", "same version again")]
     assert pg_conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
-    status, errors = pg_conn.execute("SELECT status, errors FROM sync_log").fetchone()
-    assert status == "completed"
-    assert "1 input lines were not Airbyte messages" in json.loads(errors)[0]
+    assert pg_conn.execute("SELECT status FROM sync_log").fetchone()[0] == "completed"
+
+
+def test_a_garbage_line_fails_the_sync_naming_it_after_committing_what_came_before(run_write, config, pg_conn):
+    """Garbage on stdin must say where it is, and must not cost the records accepted before it."""
+    with pytest.raises(WriteFailed) as failure:
+        replay(run_write, config, "garbage_line")
+    assert "line 4 of the input is not an Airbyte message" in failure.value.error
+    rows = pg_conn.execute("SELECT id FROM issues ORDER BY id").fetchall()
+    assert rows == [("i-1",), ("i-2",)]
+    assert pg_conn.execute("SELECT status FROM sync_log").fetchone()[0] == "failed"
+    if run_write.mode == "main.py write":
+        assert [s["state"]["id"] for s in states(failure.value.outputs)] == [1]
 
 
 def test_older_version_never_overwrites_newer(run_write, config, pg_conn):
