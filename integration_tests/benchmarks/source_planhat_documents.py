@@ -83,7 +83,7 @@ def admin(url: str, method: str, path: str, body: dict | None = None) -> dict:
 def new_phase(url: str) -> None:
     """Each phase starts with an empty request log and a fresh quota window, as if minutes apart."""
     admin(url, "DELETE", "/requests")
-    admin(url, "POST", "/planhat/settings", {"quota": QUOTA_PER_MINUTE})
+    admin(url, "DELETE", "/limits")
 
 
 def sync(url: str, state: list[dict] | None = None) -> tuple[float, list[dict], list[dict]]:

@@ -43,12 +43,16 @@ class Fault:
 class FaultInjector:
     """Holds the armed faults; the server asks it once per API request."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, families: set[str] | None = None) -> None:
+        self.families = families  # the API's route families; None accepts any name
         self._faults: list[Fault] = []
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
     def add(self, kind: FaultKind | str, family: str = "*", **options) -> Fault:
+        # A fault aimed at a family no route has would never fire, and the test arming it would prove nothing.
+        if self.families is not None and family != "*" and family not in self.families:
+            raise ValueError(f"no route family {family!r}; this API has {', '.join(sorted(self.families))}")
         fault = Fault(kind=kind, family=family, **options)
         with self._lock:
             self._faults.append(fault)

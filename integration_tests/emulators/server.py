@@ -73,7 +73,7 @@ Handler = Callable[[Request], "Response | Any"]
 class Route:
     method: str
     pattern: str  # "/issues/{id}/messages"
-    family: str  # the rate-limit and fault family
+    family: str  # the fault and request-log family; its rate limit is the emulator's bucket(family)
     handler: Handler
     admin: bool = False  # admin routes skip auth, limits and faults
 
@@ -106,7 +106,7 @@ class Emulator:
     """
 
     name = "emulator"
-    limits: dict[str, int] = {}  # family -> requests per minute
+    limits: dict[str, int] = {}  # bucket -> requests per minute (see bucket())
 
     def __init__(self, seed: int = 0, size: int = 10) -> None:
         self.seed = seed
@@ -122,12 +122,30 @@ class Emulator:
                 found.append(Route(method, pattern, family, getattr(self, attr), admin))
         return found
 
+    def bucket(self, family: str) -> str:
+        """The rate-limit bucket a family's calls count against.
+
+        Most APIs limit each endpoint on its own (the default); some have one quota for many
+        endpoints. Mapping those families to one bucket keeps families fine-grained for faults
+        and the request log while the quota stays shared.
+        """
+        return family
+
+    def quota_headers(self, limit: int | None, remaining: int | None) -> dict[str, str]:
+        """Headers the API sends with each of its answers about the caller's quota (none by default).
+
+        `limit` and `remaining` describe the call's bucket after the call, None when it is unlimited.
+        Clients pace on these headers, so they come from the limiter that enforces the limit, never
+        from a count of the emulator's own. Injected faults stand in front of the API and get none.
+        """
+        return {}
+
     def authorize(self, request: Request) -> Response | None:
         """None when the request may proceed; an error response otherwise."""
         return None
 
     def rate_limited(self, family: str, wait_seconds: float) -> Response:
-        """The API's own 429 answer; `wait_seconds` is when the window frees a slot."""
+        """The API's own 429 answer; `wait_seconds` is when the bucket's window frees a slot."""
         return Response(429, {"error": "rate limited"})
 
     def error_body(self, status: int, message: str) -> Any:
@@ -149,9 +167,9 @@ class EmulatorServer:
     ) -> None:
         self.emulator = emulator
         self.limiter = SlidingWindowLimiter(emulator.limits if limits is None else limits, time_scale)
-        self.faults = FaultInjector(fault_seed)
         self.log = RequestLog()
         self.routes = emulator.routes() + self._admin_routes()
+        self.faults = FaultInjector(fault_seed, families={r.family for r in self.routes if not r.admin})
         self._stopping = threading.Event()
         self._httpd = _Server((host, port), _make_handler(self))
         self._thread: threading.Thread | None = None
@@ -199,13 +217,24 @@ class EmulatorServer:
         if matched is None:
             return Response(404, self.emulator.error_body(404, f"no route for {request.method} {request.path}"))
         found, request.params = matched
-        if not found.admin:
-            denied = self.emulator.authorize(request)
-            if denied is not None:
-                return denied
-            wait = self.limiter.acquire(found.family)
-            if wait is not None:
-                return self.emulator.rate_limited(found.family, wait)
+        if found.admin:
+            return self._call(found, request)
+        bucket = self.emulator.bucket(found.family)
+        response = self._call_api(found, request, bucket)
+        quota = self.emulator.quota_headers(self.limiter.limits.get(bucket), self.limiter.remaining(bucket))
+        response.headers = {**quota, **response.headers}
+        return response
+
+    def _call_api(self, found: Route, request: Request, bucket: str) -> Response:
+        denied = self.emulator.authorize(request)
+        if denied is not None:
+            return denied
+        wait = self.limiter.acquire(bucket)
+        if wait is not None:
+            return self.emulator.rate_limited(found.family, wait)
+        return self._call(found, request)
+
+    def _call(self, found: Route, request: Request) -> Response:
         try:
             result = found.handler(request)
         except HttpError as error:
@@ -251,12 +280,18 @@ class EmulatorServer:
             self.faults.clear()
             return {"ok": True}
 
+        def reset_limits(_: Request) -> dict:
+            # For a client in another process to start with fresh windows, as if minutes later.
+            self.limiter.reset()
+            return {"ok": True}
+
         admin = [
             ("GET", "/health", health),
             ("GET", "/requests", requests_),
             ("DELETE", "/requests", clear_requests),
             ("POST", "/faults", add_fault),
             ("DELETE", "/faults", clear_faults),
+            ("DELETE", "/limits", reset_limits),
         ]
         return [Route(m, ADMIN_PREFIX + p, ADMIN_FAMILY, h, admin=True) for m, p, h in admin]
 

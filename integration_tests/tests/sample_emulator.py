@@ -43,3 +43,18 @@ class SampleEmulator(Emulator):
 
 
 EMULATOR = SampleEmulator
+
+
+class SharedQuotaEmulator(SampleEmulator):
+    """The sample API with one quota for /items and /search, reported in headers on every answer."""
+
+    name = "shared-quota"
+    limits = {"all": 4}
+
+    def bucket(self, family: str) -> str:
+        return "all"
+
+    def quota_headers(self, limit: int | None, remaining: int | None) -> dict[str, str]:
+        if limit is None:
+            return {}
+        return {"X-Quota-Limit": str(limit), "X-Quota-Remaining": str(remaining)}

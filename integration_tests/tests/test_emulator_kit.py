@@ -14,7 +14,7 @@ import requests
 from emulators.fakedata import FakeData
 from emulators.ratelimit import SlidingWindowLimiter
 
-from .sample_emulator import SampleEmulator
+from .sample_emulator import SampleEmulator, SharedQuotaEmulator
 
 AUTH = {"Authorization": f"Bearer {SampleEmulator.TOKEN}"}
 
@@ -87,6 +87,50 @@ def test_time_scale_keeps_the_limit_proportions():
     assert fast.window == pytest.approx(1.0) and real.window == pytest.approx(60.0)
 
 
+def test_families_can_share_one_bucket(serve_emulator):
+    """APIs with one quota for many endpoints: a connector pacing per endpoint must see 429s here too."""
+    server = serve_emulator(SharedQuotaEmulator(), time_scale=60)
+
+    def search():
+        return requests.post(server.url + "/search", json={}, headers=AUTH, timeout=5)
+
+    statuses = [get(server, "/items/0").status_code for _ in range(3)] + [search().status_code]
+    assert statuses == [200] * 4
+    assert (get(server, "/items/0").status_code, search().status_code) == (429, 429)
+    # families stay apart for faults and the log, whatever bucket they count against
+    assert server.log.by_family() == {"items": 4, "search": 2}
+
+    assert requests.delete(server.url + "/_emulator/limits", timeout=5).ok  # as if a minute later
+    assert search().status_code == 200
+
+
+def test_quota_headers_on_every_api_answer(serve_emulator):
+    """Clients pace on these headers: they must count down with the limiter, 429 and errors included."""
+    server = serve_emulator(SharedQuotaEmulator(), time_scale=60)
+    answers = [get(server, "/items/0"), get(server, "/items/70"), get(server, "/items"), get(server, "/items/1")]
+    answers.append(get(server, "/items/0"))
+    assert [a.status_code for a in answers] == [200, 404, 200, 200, 429]
+    assert [a.headers["X-Quota-Remaining"] for a in answers] == ["3", "2", "1", "0", "0"]
+    assert {a.headers["X-Quota-Limit"] for a in answers} == {"4"}
+    assert "X-Quota-Limit" not in requests.get(server.url + "/_emulator/health", timeout=5).headers
+
+    unlimited = serve_emulator(SharedQuotaEmulator(), limits={})
+    assert "X-Quota-Limit" not in get(unlimited, "/items/0").headers
+
+
+def test_remaining_follows_the_window():
+    """The count behind quota headers: wrong here, and a client pacing on it is paced wrong."""
+    now = [0.0]
+    limiter = SlidingWindowLimiter({"b": 3}, clock=lambda: now[0])
+    assert limiter.remaining("b") == 3 and limiter.remaining("unlimited") is None
+    limiter.acquire("b")
+    now[0] = 30.0
+    limiter.acquire("b")
+    assert limiter.remaining("b") == 1
+    now[0] = 60.0  # the first call has left the window
+    assert limiter.remaining("b") == 2
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 
@@ -155,6 +199,8 @@ def test_fault_spec_is_validated(sample):
         sample.faults.add("status", family="items")  # neither times nor fraction
     with pytest.raises(ValueError):
         sample.faults.add("explode", family="items", times=1)
+    with pytest.raises(ValueError, match="no route family 'itemz'"):
+        sample.faults.add("status", family="itemz", times=1)
 
 
 # -- fake data -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from emulators.planhat import PlanhatEmulator
-from emulators.planhat.api import MAX_LIMIT
+from emulators.planhat.api import MAX_LIMIT, QUOTA_BUCKET
 
 TOKEN = PlanhatEmulator.TOKEN
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -16,9 +16,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 @pytest.fixture
 def planhat(serve_emulator):
-    def start(**options):
-        emulator = PlanhatEmulator(seed=3, size=options.pop("size", 10), time_scale=60, **options)
-        return serve_emulator(emulator, time_scale=60)
+    def start(limits=None, **options):
+        emulator = PlanhatEmulator(seed=3, size=options.pop("size", 10), **options)
+        return serve_emulator(emulator, time_scale=60, limits=limits)
 
     return start
 
@@ -104,13 +104,32 @@ def test_forbidden_models_answer_403(planhat):
 
 def test_one_quota_for_the_whole_api_with_headers(planhat):
     """200/min across every endpoint, not per endpoint; Remaining counts down; then a bare 429."""
-    server = planhat()
-    server.emulator.configure(quota=5)
-    answers = [get(server, path) for path in ("/companies", "/nps", "/assets", "/users", "/tasks", "/companies")]
+    assert PlanhatEmulator.limits == {QUOTA_BUCKET: 200}
+    server = planhat(limits={QUOTA_BUCKET: 5})
+    answers = [get(server, path) for path in ("/companies", "/nps", "/assets", "/users", "/leancompanies", "/nps")]
     assert [a.status_code for a in answers] == [200] * 5 + [429]
     assert [a.headers["X-Rate-Limit-Remaining"] for a in answers] == ["4", "3", "2", "1", "0", "0"]
     assert answers[0].headers["X-Rate-Limit-Limit"] == "5"
-    assert "Retry-After" not in answers[-1].headers
+    assert answers[-1].json() == {"message": "Too many requests"} and "Retry-After" not in answers[-1].headers
+    server.limiter.reset()  # a minute later
+    assert get(server, "/companies").headers["X-Rate-Limit-Remaining"] == "4"
+
+
+def test_no_quota_means_no_quota_headers(planhat):
+    """Tests that switch the quota off (limits={}) must not see headers promising one."""
+    server = planhat(limits={})
+    answers = [get(server, "/companies") for _ in range(3)]
+    assert all(a.ok and "X-Rate-Limit-Limit" not in a.headers for a in answers)
+
+
+def test_faults_target_one_model(planhat):
+    """A 500 on /nps only: a connector's per-stream error handling is tested without breaking the rest."""
+    server = planhat()
+    server.faults.add("status", family="nps", times=1, status=500)
+    assert get(server, "/companies").status_code == 200
+    assert get(server, "/nps").status_code == 500
+    assert get(server, "/nps").status_code == 200
+    assert server.log.by_family() == {"companies": 1, "nps": 2}
 
 
 def test_changes_move_updated_at_forward_in_process_and_over_http(planhat):
@@ -130,6 +149,8 @@ def test_changes_move_updated_at_forward_in_process_and_over_http(planhat):
     assert (
         requests.post(f"{server.url}/_emulator/planhat/settings", json={"sort_mode": "x"}, timeout=5).status_code == 400
     )
+    # the quota is the server's limit: reset with DELETE /_emulator/limits, not a Planhat setting
+    assert requests.post(f"{server.url}/_emulator/planhat/settings", json={"quota": 5}, timeout=5).status_code == 400
 
 
 def test_same_seed_same_tenant():

@@ -54,12 +54,15 @@ def records(output: EntrypointOutput, stream: str) -> list[dict]:
 
 @pytest.fixture
 def planhat(serve_emulator):
-    """A small tenant (12 companies) on the fast clock; tests change its behaviour with configure()."""
+    """A small tenant (12 companies) on the fast clock; tests change its behaviour with configure().
 
-    def start(**options):
+    `limits={"api": N}` replaces Planhat's quota of 200 calls a minute (`{}`: no quota).
+    """
+
+    def start(limits=None, **options):
         options.setdefault("size", 12)
-        emulator = PlanhatEmulator(seed=options.pop("seed", 1), time_scale=TIME_SCALE, **options)
-        return serve_emulator(emulator, time_scale=TIME_SCALE)
+        emulator = PlanhatEmulator(seed=options.pop("seed", 1), **options)
+        return serve_emulator(emulator, time_scale=TIME_SCALE, limits=limits)
 
     return start
 

@@ -121,8 +121,8 @@ def test_bad_token_or_wrong_region_is_a_config_error_naming_both(planhat):
 
 def test_429_and_5xx_are_retried_until_the_read_succeeds(planhat, no_real_backoff):
     server = planhat()
-    server.faults.add("status", family="api", times=2, status=429)
-    server.faults.add("status", family="api", times=1, status=502)
+    server.faults.add("status", family="companies", times=2, status=429)
+    server.faults.add("status", family="companies", times=1, status=502)
     out = sync(config_for(server), ["companies"])
     assert not out.errors and len(records(out, "companies")) == 12
     assert len(no_real_backoff) == 3
@@ -130,8 +130,7 @@ def test_429_and_5xx_are_retried_until_the_read_succeeds(planhat, no_real_backof
 
 def test_paced_under_the_quota_without_a_single_429(planhat):
     """A sync needing more calls than one minute's quota must wait for the window, not hit 429."""
-    server = planhat()
-    server.emulator.configure(quota=20)
+    server = planhat(limits={"api": 20})
     config = config_for(server, requests_per_minute=20, page_sizes={"conversations": 2})
     out = sync(config, ["conversations"], mode=SyncMode.full_refresh)  # 25 calls: over one window
     assert len(records(out, "conversations")) == 48

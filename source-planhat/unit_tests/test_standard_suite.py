@@ -23,8 +23,8 @@ SECRETS = Path(__file__).resolve().parents[1] / "secrets"
 
 @pytest.fixture(scope="module", autouse=True)
 def emulated_planhat_configs():
-    # quota=None: the suite's many short runs each start a fresh pacer; the quota is tested elsewhere.
-    with EmulatorServer(PlanhatEmulator(seed=1, size=20, quota=None)) as server:
+    # No quota (limits={}): the suite's many short runs each start a fresh pacer; the quota is tested elsewhere.
+    with EmulatorServer(PlanhatEmulator(seed=1, size=20), limits={}) as server:
         SECRETS.mkdir(exist_ok=True)
         good = {"api_token": PlanhatEmulator.TOKEN, "region": "custom", "base_url": server.url}
         (SECRETS / "config.json").write_text(json.dumps(good))

@@ -5,9 +5,10 @@
   API that does not honour `sort=-updatedAt` would; `limit_cap=N` silently serves at most N records a page.
 - `forbidden={"assets", ...}` answers 403 on those models, as a service account without that permission.
 - One quota for the whole API (200 calls a minute, Planhat's soft limit) with `X-Rate-Limit-Limit` and
-  `X-Rate-Limit-Remaining` on every answer and a bare 429 (no Retry-After, as documented). The kit's
-  limiter is per route family and cannot add headers, so every route is family "api" and the quota is
-  the emulator's own limiter: faults therefore target family "api" (or "*"), not one model.
+  `X-Rate-Limit-Remaining` on every answer and a bare 429 (no Retry-After, as documented). Each model is
+  its own route family (faults can target "nps" alone) and every family counts against the one bucket
+  "api" of the server's limiter, so `--time-scale`, `EmulatorServer(limits={"api": 5})` (`{}` for no
+  quota) and `server.limiter.reset()` / `DELETE /_emulator/limits` act on the quota like on any limit.
 - A wrong token (a token of another region) answers 401.
 - Mutations for incremental tests: `touch`, `update`, `add_*` in-process, or the admin routes under
   `/_emulator/planhat/` from another process.
@@ -18,14 +19,12 @@ from __future__ import annotations
 import base64
 import functools
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
-from ..ratelimit import SlidingWindowLimiter
 from ..server import ADMIN_PREFIX, Emulator, HttpError, Request, Response, Route
 from .data import MODEL_NAMES, PlanhatData
 
-FAMILY = "api"
+QUOTA_BUCKET = "api"  # every model counts against it
 QUOTA_PER_MINUTE = 200  # reference: soft quota 200 calls/minute on the main API
 # reference: conversations default to 30; 2,000 for conversations, 10,000 for tickets, 5,000 for
 # companies are the known maxima; 2,000 elsewhere is what other clients assume. Past the maximum the
@@ -42,20 +41,9 @@ SORT_MODES = ("honoured", "ignored")
 ADMIN = f"{ADMIN_PREFIX}/planhat"
 
 
-class QuotaLimiter(SlidingWindowLimiter):
-    """The kit's sliding window, able to say how much of the quota is left (for X-Rate-Limit-Remaining)."""
-
-    def remaining(self, family: str) -> int:
-        limit = self.limits[family]
-        now = self._clock()
-        with self._lock:
-            hits = [t for t in self._hits.get(family, ()) if t > now - self.window]
-        return max(limit - len(hits), 0)
-
-
 class PlanhatEmulator(Emulator):
     name = "planhat"
-    limits: dict[str, int] = {}  # the quota is enforced in authorize(), see the module docstring
+    limits = {QUOTA_BUCKET: QUOTA_PER_MINUTE}
     TOKEN = "planhat-test-token"
 
     def __init__(
@@ -68,21 +56,17 @@ class PlanhatEmulator(Emulator):
         sort_mode: str = "honoured",
         limit_cap: int | None = None,
         forbidden: set[str] | frozenset[str] = frozenset(),
-        quota: int | None = QUOTA_PER_MINUTE,
-        time_scale: float = 1.0,
     ) -> None:
         super().__init__(seed, size)
         self.token = token
         self.data = PlanhatData(seed, size, per_company)
         self.clock = self.data.now
         self._settings_lock = threading.Lock()
-        self.configure(
-            sort_mode=sort_mode, limit_cap=limit_cap, forbidden=forbidden, quota=quota, time_scale=time_scale
-        )
+        self.configure(sort_mode=sort_mode, limit_cap=limit_cap, forbidden=forbidden)
 
     def configure(self, **settings) -> None:
         """Change behaviours at run time (also POST /_emulator/planhat/settings)."""
-        unknown = set(settings) - {"sort_mode", "limit_cap", "forbidden", "quota", "time_scale"}
+        unknown = set(settings) - {"sort_mode", "limit_cap", "forbidden"}
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
         with self._settings_lock:
@@ -100,11 +84,6 @@ class PlanhatEmulator(Emulator):
                 if unknown_models:
                     raise ValueError(f"unknown models in forbidden: {sorted(unknown_models)}")
                 self.forbidden = set(settings["forbidden"])
-            if "quota" in settings or "time_scale" in settings:
-                self.quota = settings.get("quota", getattr(self, "quota", QUOTA_PER_MINUTE))
-                scale = settings.get("time_scale", getattr(self, "time_scale", 1.0))
-                self.time_scale = scale
-                self.limiter = QuotaLimiter({FAMILY: self.quota} if self.quota else {}, scale)
 
     # -- the kit's hooks ---------------------------------------------------------------------
 
@@ -113,33 +92,28 @@ class PlanhatEmulator(Emulator):
         basic = "Basic " + base64.b64encode(f"{self.token}:".encode()).decode()
         if header not in (f"Bearer {self.token}", basic):
             return Response(401, self.error_body(401, "Unauthorized"))
-        wait = self.limiter.acquire(FAMILY)
-        if wait is not None:
-            return self.rate_limited(FAMILY, wait)
         return None
 
+    def bucket(self, family: str) -> str:
+        return QUOTA_BUCKET
+
+    def quota_headers(self, limit: int | None, remaining: int | None) -> dict[str, str]:
+        if limit is None:
+            return {}
+        return {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining)}
+
     def rate_limited(self, family: str, wait_seconds: float) -> Response:
-        return Response(429, self.error_body(429, "Too many requests"), self._quota_headers())
+        return Response(429, self.error_body(429, "Too many requests"))
 
     def error_body(self, status: int, message: str) -> dict:
         return {"message": message}
 
-    def _quota_headers(self) -> dict[str, str]:
-        if not self.quota:
-            return {}
-        return {
-            "X-Rate-Limit-Limit": str(self.quota),
-            "X-Rate-Limit-Remaining": str(self.limiter.remaining(FAMILY)),
-        }
-
     def routes(self) -> list[Route]:
         found = []
         for model in MODEL_NAMES:
-            found.append(Route("GET", f"/{model}", FAMILY, self._api(functools.partial(self.list_model, model))))
-            found.append(
-                Route("GET", f"/{model}/{{record_id}}", FAMILY, self._api(functools.partial(self.get_one, model)))
-            )
-        found.append(Route("GET", "/leancompanies", FAMILY, self._api(self.list_lean_companies)))
+            found.append(Route("GET", f"/{model}", model, functools.partial(self.list_model, model)))
+            found.append(Route("GET", f"/{model}/{{record_id}}", model, functools.partial(self.get_one, model)))
+        found.append(Route("GET", "/leancompanies", "leancompanies", self.list_lean_companies))
         admin = [
             ("POST", "/settings", self.admin_settings),
             ("GET", "/stats", self.admin_stats),
@@ -148,17 +122,6 @@ class PlanhatEmulator(Emulator):
         ]
         found += [Route(m, ADMIN + p, "_admin", h, admin=True) for m, p, h in admin]
         return found
-
-    def _api(self, handler: Callable[[Request], object]) -> Callable[[Request], Response]:
-        def call(request: Request) -> Response:
-            try:
-                body = handler(request)
-                return Response(200, body, self._quota_headers())
-            except HttpError as error:
-                error.response.headers.update(self._quota_headers())
-                raise
-
-        return call
 
     # -- lists -------------------------------------------------------------------------------
 
