@@ -93,7 +93,6 @@ def test_connector_image_builds_and_answers_spec(name):
     client = docker.from_env()
     image, _ = client.images.build(path=str(REPO / name), tag=f"supportsuite/{name}:test", rm=True)
     output = client.containers.run(image.id, ["spec"], remove=True).decode()
-    spec = next(
-        json.loads(line) for line in output.splitlines() if line.startswith('{"type": "SPEC"') or '"SPEC"' in line
-    )
-    assert spec["spec"]["connectionSpecification"]["properties"]
+    messages = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    spec = next(m["spec"] for m in messages if m.get("type") == "SPEC")
+    assert spec["connectionSpecification"]["properties"]
