@@ -110,7 +110,7 @@ def summary(configs: dict) -> None:
         names = [c.name for c in rows.description]
         print("  " + " | ".join(names))
         for row in rows:
-            print("  " + " | ".join("" if v is None else str(v) for v in row))
+            print("  " + " | ".join("" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
 
 
 def main() -> int:
