@@ -28,6 +28,7 @@ logger = logging.getLogger("airbyte")
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60  # a 999-issue search page can take a while
 MAX_ATTEMPTS = 8  # with the waits below, retrying spans > 3 minutes: it outlasts a whole rate-limit window
+CHECK_ATTEMPTS = 2  # `check` answers a person waiting in the Airbyte UI: seconds, not the sync's minutes
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0  # one rate-limit window (Pylon docs: limits are per minute)
 JITTER_FRACTION = 0.25  # spread the retries of concurrent callers
@@ -115,12 +116,13 @@ class PylonClient:
         stream: str,
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
+        attempts: int = MAX_ATTEMPTS,
     ) -> dict[str, Any]:
         """One API call, paced by the family's budget, retried per the policy above; returns the JSON body."""
         where = f"{method} {path} (stream {stream})"
         budget = self.budgets[family]
         problem = ""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
             response = None
             status: int | None = None
             with budget.slot():
@@ -147,14 +149,14 @@ class PylonClient:
             retry_after = retry_after_seconds(response)
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_SECONDS:
                 break
-            if attempt == MAX_ATTEMPTS:
+            if attempt == attempts:
                 break
             delay = backoff_seconds(attempt, status, retry_after, self.budgets.window)
-            logger.warning(f"Pylon {where}: {problem}; retry {attempt}/{MAX_ATTEMPTS - 1} in {delay:.1f}s")
+            logger.warning(f"Pylon {where}: {problem}; retry {attempt}/{attempts - 1} in {delay:.1f}s")
             sleep(delay)  # module-level so tests can patch it
         raise AirbyteTracedException(
-            message=f"Pylon kept failing for {where} after {MAX_ATTEMPTS} attempts over several minutes "
-            f"({problem}). This is usually temporary: rerun the sync later; it resumes from its last state.",
+            message=f"Pylon kept failing for {where} after {attempts} attempts ({problem}). This is usually "
+            "temporary: rerun later (a sync resumes from its last state). If it persists, check the base URL.",
             internal_message=f"{where}: {problem}",
             failure_type=FailureType.transient_error,
         )

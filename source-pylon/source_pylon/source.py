@@ -18,7 +18,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import config as config_module
 from .cache import SyncCache
-from .client import NotFound, PylonClient
+from .client import CHECK_ATTEMPTS, NotFound, PylonClient
 from .config import PylonConfig
 from .dates import utc_now
 from .endpoints import ENDPOINTS
@@ -39,7 +39,7 @@ class SourcePylon(AbstractSource):
             parsed = PylonConfig.parse(config)
             client = PylonClient(parsed)
             try:
-                client.request("GET", "/me", "me", "check")
+                client.request("GET", "/me", "me", "check", attempts=CHECK_ATTEMPTS)
             finally:
                 client.close()
         except AirbyteTracedException as error:

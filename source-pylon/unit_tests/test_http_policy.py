@@ -12,7 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pylon import SourcePylon
 from source_pylon.budgets import MovingWindowBudget
-from source_pylon.client import MAX_ATTEMPTS, PylonClient, backoff_seconds, should_retry
+from source_pylon.client import CHECK_ATTEMPTS, MAX_ATTEMPTS, PylonClient, backoff_seconds, should_retry
 from source_pylon.config import PylonConfig
 
 from .conftest import make_config
@@ -140,6 +140,15 @@ def test_check_uses_me_and_reports_bad_tokens(pylon):
     assert [e.path for e in server.log.entries()] == ["/me"]
     bad = SourcePylon().check(logging.getLogger("airbyte"), make_config(server, api_token="nope"))
     assert bad.status == Status.FAILED and "API token" in bad.message and "GET /me" in bad.message
+
+
+def test_check_against_a_dead_api_fails_in_seconds_not_minutes(pylon, sleeps):
+    """A person pressing "Test connection" must not wait out the sync's minutes of retries."""
+    server = pylon(size=1)
+    server.faults.add("status", family="me", fraction=1.0, status=503)
+    result = SourcePylon().check(logging.getLogger("airbyte"), make_config(server))
+    assert result.status == Status.FAILED and "GET /me" in result.message and "503" in result.message
+    assert server.log.count(family="me") == CHECK_ATTEMPTS and len(sleeps) == CHECK_ATTEMPTS - 1
 
 
 def test_invalid_config_is_a_config_error():
