@@ -133,6 +133,14 @@ def test_seed_business_hours_example(run_write, config, pg_conn):
     assert rows["i-2"] == (dt.datetime(2024, 3, 8, 20, 30), 0.5, None, "pylon")
 
 
+def test_an_unanswered_open_issue_has_no_response_or_resolution_hours(run_write, config, pg_conn):
+    """0 hours would read as an instant reply on the dashboard: unknown must stay NULL."""
+    replay(run_write, config, "unanswered")
+    row = pg_conn.execute("SELECT first_response_at, first_response_hours, resolution_hours FROM issues").fetchone()
+    assert row == (None, None, None)
+    assert pg_conn.execute("SELECT business_hours_between(NULL, now()::timestamp)").fetchone()[0] is None
+
+
 def test_holidays_do_not_count(run_write, config, pg_conn):
     """A configured holiday (Carnival Tuesday) adds no business hours: Monday 17:00 → Wednesday 09:00 = 2h."""
     replay(run_write, config, "holiday")
