@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
@@ -27,6 +28,10 @@ from .mapping import FLUSH_ORDER, BadValue, TableMapping, core_mappings
 
 logger = logging.getLogger("airbyte")
 MAX_LOGGED_LINE = 200
+# A STATE does not force a flush of its own: sources checkpoint often (source-pylon every 500 records),
+# and a commit per checkpoint would make batches tiny. It waits for its records' batch to fill, or at
+# most this long, so the platform still sees progress.
+STATE_MAX_WAIT_S = 5.0
 MAX_LOGGED_PENDING = 50
 
 
@@ -212,6 +217,8 @@ class Writer:
         self.flusher = Flusher()
         self.stats = SyncStats()  # counts and watermark: written by flush jobs, read once they are done
         self.since_state: dict[tuple[str | None, str], int] = {}
+        self.held: list[dict[str, Any]] = []  # STATEs whose records are still buffered, oldest first
+        self.held_since = 0.0
         self.sync_id: str | None = None
 
     # ─── entry point ────────────────────────────────────────────────────────
@@ -248,6 +255,8 @@ class Writer:
                     self._state(message)
                 elif kind == "TRACE":
                     self._trace(message.get("trace") or {})
+                if self.held and time.monotonic() - self.held_since >= STATE_MAX_WAIT_S:
+                    self._flush_all()
                 flusher.poll()
                 if flusher.ready:
                     yield from flusher.take_ready()
@@ -299,10 +308,12 @@ class Writer:
             ) from None
         self.since_state[key] = self.since_state.get(key, 0) + 1
         if size >= self.config.batch_size:
-            self._flush([key])
+            if self.held:  # held STATEs cover every stream's buffered rows: all of them must be written
+                self._flush_all()
+            else:
+                self._flush([key])
 
     def _state(self, message: Mapping[str, Any]) -> None:
-        self._flush(self.buffers.nonempty(), progress=True)
         state = dict(message.get("state") or {})
         descriptor = (state.get("stream") or {}).get("stream_descriptor") if state.get("type") == "STREAM" else None
         if descriptor:
@@ -315,7 +326,12 @@ class Writer:
             count = sum(self.since_state.values())
             self.since_state.clear()
         state["destinationStats"] = {"recordCount": float(count)}
-        self.flusher.release_after_current({**message, "state": state})
+        if self.buffers.nonempty():
+            if not self.held:
+                self.held_since = time.monotonic()
+            self.held.append({**message, "state": state})
+        else:
+            self.flusher.release_after_current({**message, "state": state})
 
     def _trace(self, trace: Mapping[str, Any]) -> None:
         if trace.get("type") != "STREAM_STATUS":
@@ -334,7 +350,11 @@ class Writer:
     # ─── flushing ───────────────────────────────────────────────────────────
 
     def _flush_all(self) -> None:
-        self._flush(self.buffers.nonempty())
+        """Everything buffered as one job; the held STATEs are released once it committed."""
+        self._flush(self.buffers.nonempty(), progress=bool(self.held))
+        for state in self.held:
+            self.flusher.release_after_current(state)
+        self.held.clear()
 
     def _flush(self, keys: list[tuple[str | None, str]], progress: bool = False) -> None:
         """Hand these streams' rows to the flush thread as one job; `progress` also updates sync_log after them."""

@@ -12,6 +12,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_postgres_support import DestinationPostgresSupport
 from destination_postgres_support.html_text import _feed_simple, _TextBuilder, _TextParser
+from destination_postgres_support.loader import PostgresBackend
 from destination_postgres_support.migrate import migrate
 
 from .conftest import catalog_for, write_subprocess
@@ -73,9 +74,8 @@ def test_background_flush_failure_in_the_cli_exits_non_zero_with_its_failure_typ
     _assert_failed_after_state_1(pg_conn, [o for o in outputs if o["type"] == "STATE"])
 
 
-def test_a_state_goes_out_before_the_next_batch_is_written(config, pg_url):
-    """Each STATE must be emitted after its batches commit and before later ones start, so a platform that
-    checkpoints on it sees exactly the records before it."""
+def test_states_go_out_in_order_each_after_its_records_committed(config, pg_url):
+    """A STATE echoed before its records commit would lose them in a crash; out of order, it would skip some."""
     lines = []
     for n in range(1, 21):
         lines.append(_record(n))
@@ -85,7 +85,19 @@ def test_a_state_goes_out_before_the_next_batch_is_written(config, pg_url):
     for message in DestinationPostgresSupport().write(config, catalog_for(["issues"]), lines):
         with psycopg.connect(pg_url) as other:
             seen.append((message.state.id, other.execute("SELECT count(*) FROM issues").fetchone()[0]))
-    assert seen == [(n, n) for n in range(3, 21, 3)]
+    assert [state_id for state_id, _ in seen] == list(range(3, 21, 3))
+    assert all(committed >= state_id for state_id, committed in seen)
+
+
+def test_frequent_checkpoints_do_not_shrink_batches(config, mocker):
+    """source-pylon checkpoints every 500 records: a commit per STATE would load in tiny batches."""
+    merges = mocker.spy(PostgresBackend, "merge_core")
+    lines = []
+    for n in range(1, 41):
+        lines += [_record(n), _state(n)]
+    outputs = list(DestinationPostgresSupport().write({**config, "batch_size": 20}, catalog_for(["issues"]), lines))
+    assert [m.state.id for m in outputs] == list(range(1, 41))
+    assert merges.call_count == 2  # two full batches of 20, not 40 batches of 1
 
 
 def test_issue_batches_record_their_watermark_and_placeholder_parents(config, pg_conn):
@@ -200,3 +212,16 @@ def test_fast_html_tokenizer_matches_html_parser():
             fast += 1
             assert builder.text() == _parsed_by_html_parser(html), html
     assert fast > 1000  # the generator does exercise the fast path
+
+
+def test_a_held_state_waits_no_longer_than_its_deadline(config, pg_url, monkeypatch):
+    """A slow source must still see its checkpoints echoed: past the deadline the buffer is flushed."""
+    monkeypatch.setattr("destination_postgres_support.writer.STATE_MAX_WAIT_S", 0.0)
+    lines = []
+    for n in range(1, 7):
+        lines += [_record(n), _state(n)]
+    seen = []
+    for message in DestinationPostgresSupport().write(config, catalog_for(["issues"]), lines):
+        with psycopg.connect(pg_url) as other:
+            seen.append((message.state.id, other.execute("SELECT count(*) FROM issues").fetchone()[0]))
+    assert seen == [(n, n) for n in range(1, 7)]

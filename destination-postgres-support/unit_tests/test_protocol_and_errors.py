@@ -37,7 +37,7 @@ def test_state_is_echoed_only_after_its_records_are_committed(config, pg_url):
                 seen.append(other.execute("SELECT count(*) FROM issues").fetchone()[0])
             assert message.state.id == 9
             assert message.state.destinationStats.recordCount == 5.0
-    assert seen == [5]
+    assert len(seen) == 1 and seen[0] >= 5  # its 5 records (the 3 after it may be in the same commit)
 
 
 def test_cdk_dataclass_messages_are_accepted_too(config, pg_conn):
