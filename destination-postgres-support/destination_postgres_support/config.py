@@ -147,13 +147,22 @@ class DestinationConfig(BaseModel):
         description="Records per stream buffered before one COPY + merge transaction.",
         json_schema_extra={"order": 3},
     )
-    business_hours: BusinessHours = Field(default_factory=BusinessHours, json_schema_extra={"order": 4})
-    custom_field_slugs: CustomFieldSlugs = Field(default_factory=CustomFieldSlugs, json_schema_extra={"order": 5})
+    connections: int = Field(
+        2,
+        ge=1,
+        le=8,
+        title="Loading connections",
+        description="Connections that load batches at once (plus one for bookkeeping). Batches of one table "
+        "whose ids do not overlap load in parallel; Postgres runs each connection's work on one core.",
+        json_schema_extra={"order": 4},
+    )
+    business_hours: BusinessHours = Field(default_factory=BusinessHours, json_schema_extra={"order": 5})
+    custom_field_slugs: CustomFieldSlugs = Field(default_factory=CustomFieldSlugs, json_schema_extra={"order": 6})
     sla_targets: list[SlaTarget] = Field(
         default_factory=lambda: list(DEFAULT_SLA_TARGETS),
         title="SLA targets",
         description="Written to the sla_targets table at every sync; the SLA view reads them.",
-        json_schema_extra={"order": 6},
+        json_schema_extra={"order": 7},
     )
 
     @field_validator("schema_name")

@@ -81,6 +81,9 @@ class Batch:
     count: int
     watermark: dt.datetime | None = None  # newest issues.updated_at, for sync_log
     parents: dict[str, list[str]] = field(default_factory=dict)  # table → ids the rows point to
+    # The ids a keyed table's batch upserts and nothing else (None for messages, which also move pending
+    # rows and update issues): two batches with disjoint ids may load at once.
+    ids: frozenset | None = None
 
 
 class PostgresBackend:
@@ -90,6 +93,15 @@ class PostgresBackend:
         self.schema = config.schema_name
         self.synced_at = _now_ms()
         self.calendar = Calendar.from_config(config.business_hours)
+
+    def twin(self) -> PostgresBackend:
+        """The same sync on a connection of its own (a loading lane); call once the sync has started."""
+        twin = PostgresBackend(self.config, connect(self.config))
+        twin.synced_at = self.synced_at
+        return twin
+
+    def close(self) -> None:
+        self.conn.close()
 
     # ─── helpers ────────────────────────────────────────────────────────────
 
@@ -106,9 +118,9 @@ class PostgresBackend:
     def _encode(self, types: Sequence[str], rows: Iterable[tuple]) -> bytes:
         """Rows as one binary COPY payload, formatted without touching the server.
 
-        The writer calls this on its main thread while the connection is idle: formatting needs the GIL,
-        and on the flush thread it fought the parser for it (COPY took ~3x longer). The flush thread then
-        only sends bytes and waits on Postgres.
+        The writer calls this on its main thread, on its own connection (idle while the lanes load):
+        formatting needs the GIL, and on a flush thread it fought the parser for it (COPY took ~3x longer).
+        The flush threads then only send bytes and wait on Postgres.
         """
         out = io.BytesIO()
         with psycopg.Copy(self.conn.cursor(), binary=True, writer=FileWriter(out)) as copy:
@@ -217,6 +229,8 @@ class PostgresBackend:
     def stage_core(self, mapping: TableMapping, rows: Sequence[tuple]) -> Batch:
         """A batch of a seed-003 table; the parent ids and watermark are read here, not by scanning in SQL."""
         batch = Batch(self._encode([PG_TYPES[c.kind][1] for c in mapping.columns], rows), len(rows))
+        if mapping.table != "messages":
+            batch.ids = frozenset(row[0] for row in rows)
         if mapping.table == "issues":
             names = mapping.column_names
             for column, table in ISSUE_PARENTS:

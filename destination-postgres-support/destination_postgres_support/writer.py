@@ -3,17 +3,16 @@
 Messages are plain dicts (parsed JSON lines), not the CDK's dataclasses: an echoed STATE is the source's
 own object plus `destinationStats`, so fields the CDK model does not know (Airbyte's state `id`) survive.
 One `Buffers` object owns every stream's buffer: flushing one stream never touches another's records.
-Batches are written by a `Flusher` on a background thread while the next batch is parsed.
+Batches are written by a `Flusher` on background connections while the next batch is parsed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +21,7 @@ import psycopg
 
 from .config import DestinationConfig
 from .errors import SYSTEM_ERROR, DestinationError, from_database
+from .flusher import Flusher, Job
 from .generic import GenericStream
 from .loader import Batch, PostgresBackend
 from .mapping import FLUSH_ORDER, BadValue, TableMapping, core_mappings
@@ -115,69 +115,6 @@ class Buffers:
         return [k for k, v in self.keyed.items() if v] + [k for k, v in self.listed.items() if v]
 
 
-class Flusher:
-    """Runs the database work of one batch on a background thread while the main thread maps the next.
-
-    The COPY and merge run in the Postgres server; the thread waits on its socket without the GIL, so on
-    two cores parsing and loading overlap. One job at a time, in submission order: memory holds at most the
-    batch being built and the one being written, and a job starts only once the one before it committed.
-    A STATE is released once the job current when it arrived has committed (every earlier job committed
-    before that one started); a failed job raises in the main thread and releases nothing after it.
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
-        self._queued: Callable[[], None] | None = None
-        self._running: Future | None = None
-        self._waiting: list[dict[str, Any]] = []
-        self.ready: list[dict[str, Any]] = []
-
-    def submit(self, job: Callable[[], None]) -> None:
-        """Wait for the current job, then queue this one; `start()` runs it once the released states are out."""
-        self.wait()
-        self._queued = job
-
-    def start(self) -> None:
-        if self._queued is not None:
-            self._running, self._queued = self._pool.submit(self._queued), None
-
-    def release_after_current(self, state: dict[str, Any]) -> None:
-        if self._queued is None and self._running is None:
-            self.ready.append(state)
-        else:
-            self._waiting.append(state)
-
-    def poll(self) -> None:
-        """Release waiting states as soon as their job committed, without waiting for the next batch."""
-        if self._waiting and self._running is not None and self._running.done():
-            self.wait()
-
-    def wait(self) -> None:
-        """Block until every submitted job committed; re-raise a job's error (its STATEs stay unreleased)."""
-        self.start()
-        if self._running is not None:
-            running, self._running = self._running, None
-            running.result()
-        self.ready.extend(self._waiting)
-        self._waiting.clear()
-
-    def take_ready(self) -> list[dict[str, Any]]:
-        ready, self.ready = self.ready, []
-        return ready
-
-    def abandon(self) -> None:
-        """After a failure: let a running job end (the rollback needs the connection), release nothing."""
-        self._queued = None
-        if self._running is not None:
-            wait_for([self._running])
-            self._running = None
-        self._waiting.clear()
-        self.ready.clear()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-
-
 @dataclass(frozen=True)
 class BadLine:
     """An input line that is not an Airbyte message: the sync commits what came before it, then fails."""
@@ -214,7 +151,10 @@ class Writer:
         self.backend = backend
         self.plans = plan_streams(catalog, config)
         self.buffers = Buffers()
-        self.flusher = Flusher()
+        # The backend's own connection runs setup, sync_log and the end of the sync; batches load on lanes,
+        # each a twin backend with its own connection, opened when first needed.
+        self.flusher: Flusher[PostgresBackend] = Flusher(backend.twin, lanes=config.connections)
+        self.stats_lock = threading.Lock()
         self.stats = SyncStats()  # counts and watermark: written by flush jobs, read once they are done
         self.since_state: dict[tuple[str | None, str], int] = {}
         self.held: list[dict[str, Any]] = []  # STATEs whose records are still buffered, oldest first
@@ -266,12 +206,17 @@ class Writer:
             yield from flusher.take_ready()
             self._finish()
         except BaseException as err:
+            if isinstance(err, Exception):
+                # STATEs whose batches committed before the failure (another lane may have failed): the
+                # platform may checkpoint them.
+                yield from flusher.take_ready()
             self._fail(err)
             if isinstance(err, Exception):
                 raise self._as_error(err, "loading") from err
             raise
         finally:
-            flusher.close()
+            for lane in flusher.close():
+                lane.close()
 
     # ─── messages ───────────────────────────────────────────────────────────
 
@@ -365,31 +310,39 @@ class Writer:
                 batches.append((self.plans[key], rows))
         if not batches and not progress:
             return
-        self.flusher.wait()  # the connection is idle: format the COPY payloads here (see PostgresBackend._encode)
         staged = [(plan, self._stage(plan, rows)) for plan, rows in batches]
         del batches  # only the payloads stay in memory while the job runs
-        self.flusher.submit(lambda: self._write(staged, progress))
+        job = Job(lambda lane: self._write(lane, staged, progress))
+        if len(staged) == 1:
+            plan, batch = staged[0]
+            if plan.core is not None and batch.ids is not None:
+                job.table, job.ids = plan.core.table, batch.ids
+        self.flusher.submit(job)
 
     def _stage(self, plan: StreamPlan, rows: list[tuple]) -> Batch:
         if plan.core is not None:
             return self.backend.stage_core(plan.core, rows)
         return self.backend.stage_generic(plan.generic, rows)
 
-    def _write(self, staged: list[tuple[StreamPlan, Batch]], progress: bool) -> None:
-        """Runs on the flush thread: one transaction per batch, parents first."""
+    def _write(self, lane: PostgresBackend, staged: list[tuple[StreamPlan, Batch]], progress: bool) -> None:
+        """Runs on a flush thread: one transaction per batch, parents first."""
         for plan, batch in staged:
             try:
                 if plan.core is not None:
-                    self.backend.merge_core(plan.core, batch, mark_seen=plan.truncate)
+                    lane.merge_core(plan.core, batch, mark_seen=plan.truncate)
                 else:
-                    self.backend.merge_generic(plan.generic, batch, aside=plan.truncate)
+                    lane.merge_generic(plan.generic, batch, aside=plan.truncate)
             except Exception as err:
                 raise self._as_error(err, f"loading stream {plan.name!r}") from err
-            self.stats.counts[plan.name] = self.stats.counts.get(plan.name, 0) + batch.count
-            if batch.watermark is not None and (self.stats.watermark is None or batch.watermark > self.stats.watermark):
-                self.stats.watermark = batch.watermark
+            with self.stats_lock:
+                self.stats.counts[plan.name] = self.stats.counts.get(plan.name, 0) + batch.count
+                if batch.watermark is not None and (
+                    self.stats.watermark is None or batch.watermark > self.stats.watermark
+                ):
+                    self.stats.watermark = batch.watermark
         if progress:
-            self._progress()
+            with self.stats_lock:  # held while writing, so lanes never write older counts over newer ones
+                lane.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors)
 
     def _complete(self, plan: StreamPlan) -> None:
         """The source finished this stream: an overwrite may now replace the old data."""
@@ -424,11 +377,8 @@ class Writer:
             self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors, status="completed"
         )
 
-    def _progress(self) -> None:
-        self.backend.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors)
-
     def _fail(self, err: BaseException) -> None:
-        self.flusher.abandon()
+        self.flusher.abandon()  # the lanes' transactions rolled back as their jobs failed
         if self.sync_id is None:
             return
         message = err.message if isinstance(err, DestinationError) else f"{type(err).__name__}: {err}"
