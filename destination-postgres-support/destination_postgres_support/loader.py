@@ -217,7 +217,7 @@ class PostgresBackend:
                     counts.get("accounts", 0),
                     counts.get("issue_messages", 0),
                     orjson.dumps(errors).decode() if errors else None,
-                    watermark,
+                    watermark.replace(tzinfo=None) if watermark else None,  # naive UTC, as the column holds
                     status,
                     ended,
                     sync_id,

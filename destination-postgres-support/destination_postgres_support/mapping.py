@@ -21,13 +21,14 @@ import orjson
 from .config import CustomFieldSlugs
 from .html_text import html_to_text
 
-Getter = Callable[[Mapping[str, Any]], Any]
-
 # kind → (temp-table type, binary COPY type)
 PG_TYPES = {
     "text": ("TEXT", "text"),
     "int": ("INTEGER", "int4"),
-    "ts": ("TIMESTAMP(3)", "timestamp"),
+    # Binary COPY writes timestamptz and timestamp alike: microseconds since 2000-01-01, UTC for timestamptz.
+    # So an aware UTC datetime lands in a TIMESTAMP column as its naive UTC value (Prisma's convention)
+    # without a per-value .replace(tzinfo=None), which was the largest single cost of mapping an issue.
+    "ts": ("TIMESTAMP(3)", "timestamptz"),
     "tags": ("TEXT[]", "text[]"),
     "bool": ("BOOLEAN", "bool"),
 }
@@ -74,7 +75,7 @@ def to_int(value: Any) -> int | None:
 
 
 def to_timestamp(value: Any) -> dt.datetime | None:
-    """An ISO-8601 instant as naive UTC (Prisma's TIMESTAMP(3) convention); naive input is taken as UTC."""
+    """An ISO-8601 instant as an aware UTC datetime (see PG_TYPES["ts"]); naive input is taken as UTC."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -89,13 +90,16 @@ def to_timestamp(value: Any) -> dt.datetime | None:
             except ValueError:
                 raise BadValue(f"expected an ISO-8601 timestamp, got {value[:40]!r}") from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        parsed = dt.datetime.fromtimestamp(value, UTC)
+        try:
+            parsed = dt.datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise BadValue(f"{value!r} is not a time (seconds since 1970) Postgres can hold") from None
     else:
         raise BadValue(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
     tz = parsed.tzinfo
-    if tz is not None:
-        parsed = (parsed if tz is UTC else parsed.astimezone(UTC)).replace(tzinfo=None)
-    return parsed
+    if tz is UTC:
+        return parsed
+    return parsed.replace(tzinfo=UTC) if tz is None else parsed.astimezone(UTC)
 
 
 def to_tags(value: Any) -> list[str]:
@@ -131,61 +135,115 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-# ─── getters ────────────────────────────────────────────────────────────────
+# ─── sources: where a column's value comes from ───────────────────────────────
+# Sources are data rather than closures, so `TableMapping` can compile a table into one straight-line
+# function (see `_compiled`). Each is also callable on a record: that is the reference the compiled code is
+# tested against, and what explains a bad value column by column.
 
 
-def field(name: str) -> Getter:
-    return lambda record: record.get(name)
+@dataclass(frozen=True)
+class Key:
+    """A top-level field."""
+
+    name: str
+
+    def __call__(self, record: Mapping[str, Any]) -> Any:
+        return record.get(self.name)
+
+    def expr(self, scope: _Scope) -> str:
+        return f"get({self.name!r})"
 
 
-def nested(*path: str) -> Getter:
-    def get(record: Mapping[str, Any]) -> Any:
+@dataclass(frozen=True)
+class Path:
+    """A field inside nested objects; None as soon as a step is not an object."""
+
+    keys: tuple[str, ...]
+
+    def __call__(self, record: Mapping[str, Any]) -> Any:
         value: Any = record
-        for key in path:
+        for key in self.keys:
             if not isinstance(value, dict):
                 return None
             value = value.get(key)
         return value
 
-    return get
+    def expr(self, scope: _Scope) -> str:
+        code = f"get({self.keys[0]!r})"
+        for key in self.keys[1:]:
+            t = scope.temp()
+            code = f"({t}.get({key!r}) if isinstance(({t} := {code}), dict) else None)"
+        return code
 
 
-def first_of(*getters: Getter) -> Getter:
-    def get(record: Mapping[str, Any]) -> Any:
-        for getter in getters:
-            value = getter(record)
-            if value is not None:
-                return value
-        return None
-
-    return get
-
-
-def custom_field(slug: str) -> Getter:
+@dataclass(frozen=True)
+class CustomField:
     """`custom_fields[slug].value` (Pylon's object form) or the `[{slug, value}]` array form of seed 003.
 
     A multi-select keeps its `values` joined by ", ".
     """
 
-    def value_of(entry: Any) -> Any:
-        if not isinstance(entry, dict):
-            return entry
-        value = entry.get("value")
-        if value is None and entry.get("values"):
-            value = ", ".join(str(v) for v in entry["values"])
-        return value
+    slug: str
 
-    def get(record: Mapping[str, Any]) -> Any:
-        fields = record.get("custom_fields")
-        if isinstance(fields, dict):
-            return value_of(fields.get(slug))
-        if isinstance(fields, list):
-            for entry in fields:
-                if isinstance(entry, dict) and entry.get("slug") == slug:
-                    return value_of(entry)
+    def __call__(self, record: Mapping[str, Any]) -> Any:
+        return custom_value(custom_fields(record).get(self.slug))
+
+    def expr(self, scope: _Scope) -> str:
+        scope.needs_custom_fields = True
+        return f"custom_value(custom.get({self.slug!r}))"
+
+
+@dataclass(frozen=True)
+class FirstOf:
+    """The first source that is not None."""
+
+    sources: tuple[Any, ...]
+
+    def __call__(self, record: Mapping[str, Any]) -> Any:
+        for source in self.sources:
+            value = source(record)
+            if value is not None:
+                return value
         return None
 
-    return get
+    def expr(self, scope: _Scope) -> str:
+        code = self.sources[-1].expr(scope)
+        for source in reversed(self.sources[:-1]):
+            t = scope.temp()
+            code = f"({t} if ({t} := {source.expr(scope)}) is not None else {code})"
+        return code
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Any function of the whole record."""
+
+    function: Callable[[Mapping[str, Any]], Any]
+
+    def __call__(self, record: Mapping[str, Any]) -> Any:
+        return self.function(record)
+
+    def expr(self, scope: _Scope) -> str:
+        return f"{scope.constant(self.function)}(record)"
+
+
+def custom_fields(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """slug → custom-field entry, from either form (in the array form the first entry of a slug wins)."""
+    fields = record.get("custom_fields")
+    if isinstance(fields, dict):
+        return fields
+    if isinstance(fields, list):
+        return {e.get("slug"): e for e in reversed(fields) if isinstance(e, dict)}
+    return {}
+
+
+def custom_value(entry: Any) -> Any:
+    if not isinstance(entry, dict):
+        return entry
+    value = entry.get("value")
+    if value is None and entry.get("values"):
+        value = ", ".join(str(v) for v in entry["values"])
+    return value
 
 
 def closed_at(record: Mapping[str, Any]) -> Any:
@@ -209,16 +267,51 @@ def sender_type(record: Mapping[str, Any]) -> str:
     return "system"
 
 
-def message_html(record: Mapping[str, Any]) -> Any:
-    return first_of(field("message_html"), field("body_html"))(record)
+MESSAGE_HTML = FirstOf((Key("message_html"), Key("body_html")))
 
 
 def message_text(record: Mapping[str, Any]) -> Any:
     text = record.get("body_text")
     if text is not None:
         return text
-    html = message_html(record)
+    html = MESSAGE_HTML(record)
     return html_to_text(html) if isinstance(html, str) else None
+
+
+# ─── compiling a table ──────────────────────────────────────────────────────
+
+# Per kind: the test under which a value already is what its column holds, so the converter is not called.
+_ALREADY = {
+    "text": "v.__class__ is str and '\\x00' not in v",
+    "int": "v.__class__ is int and INT4_MIN <= v <= INT4_MAX",
+    "bool": "v is None or v.__class__ is bool",
+}
+
+
+class _Scope:
+    """Names used by the generated source: temporaries and the objects it refers to."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {
+            "isinstance": isinstance,
+            "dict": dict,
+            "custom_fields": custom_fields,
+            "custom_value": custom_value,
+            "BadValue": BadValue,
+            "INT4_MIN": INT4_MIN,
+            "INT4_MAX": INT4_MAX,
+        }
+        self.temps = 0
+        self.needs_custom_fields = False
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"t{self.temps}"
+
+    def constant(self, value: Any) -> str:
+        name = f"k{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
 
 
 # ─── tables ─────────────────────────────────────────────────────────────────
@@ -228,7 +321,7 @@ def message_text(record: Mapping[str, Any]) -> Any:
 class Column:
     name: str
     kind: str
-    get: Getter
+    source: Key | Path | CustomField | FirstOf | Derived
     # NOT NULL columns of the Prisma schema take this when the record has no value
     default: Any = None
     required: bool = False
@@ -251,24 +344,60 @@ class TableMapping:
     def cursor_index(self) -> int | None:
         return self.column_names.index(self.cursor) if self.cursor else None
 
-    @cached_property
-    def _steps(self) -> tuple[tuple[Getter, Callable[[Any], Any], Any, bool, str], ...]:
-        # resolved once: row() runs for every record
-        return tuple((c.get, CONVERTERS[c.kind], c.default, c.required, c.name) for c in self.columns)
-
     def row(self, record: Mapping[str, Any]) -> tuple:
+        """The record as a row of this table; BadValue names the column that cannot take its value."""
+        return self._compiled(record)
+
+    def reference_row(self, record: Mapping[str, Any]) -> tuple:
+        """What `row` computes, one column at a time: the definition the compiled function is tested against."""
         values = []
-        for get, convert, default, required, name in self._steps:
+        for column in self.columns:
             try:
-                value = convert(get(record))
+                value = CONVERTERS[column.kind](column.source(record))
             except BadValue as err:
-                raise BadValue(f"field {name!r}: {err}") from None
+                raise BadValue(f"field {column.name!r}: {err}") from None
             if value is None:
-                if required:
-                    raise BadValue(f"required field {name!r} is missing")
-                value = default
+                if column.required:
+                    raise BadValue(f"required field {column.name!r} is missing")
+                value = column.default
             values.append(value)
         return tuple(values)
+
+    @cached_property
+    def _compiled(self) -> Callable[[Mapping[str, Any]], tuple]:
+        """The columns as one generated function: no loop, no call per source, and a converter only for a value
+        that is not already of its column's type. Mapping rows is the writer's main per-record cost, and this
+        runs it ~3x faster than `reference_row`. A bad value falls back to `reference_row`, which raises
+        naming the column."""
+        scope = _Scope()
+        body = []
+        for i, column in enumerate(self.columns):
+            body.append(f"v = {column.source.expr(scope)}")
+            convert = scope.constant(CONVERTERS[column.kind])
+            if column.kind in _ALREADY:
+                body.append(f"if not ({_ALREADY[column.kind]}): v = {convert}(v)")
+            else:
+                body.append(f"v = {convert}(v)")
+            if column.required:
+                body.append("if v is None: raise BadValue")
+            elif column.default is not None:
+                body.append(f"if v is None: v = {scope.constant(column.default)}")
+            body.append(f"c{i} = v")
+        prologue = ["get = record.get"] + (["custom = custom_fields(record)"] if scope.needs_custom_fields else [])
+        scope.namespace["reference_row"] = self.reference_row
+        source = "\n".join(
+            [
+                "def row(record):",
+                *(f"    {line}" for line in prologue),
+                "    try:",
+                *(f"        {line}" for line in body),
+                "    except BadValue:",
+                "        return reference_row(record)",
+                f"    return ({', '.join(f'c{i}' for i in range(len(self.columns)))},)",
+            ]
+        )
+        exec(compile(source, f"<row of {self.table}>", "exec"), scope.namespace)  # our own source, from data
+        return scope.namespace["row"]
 
 
 def issues(slugs: CustomFieldSlugs) -> TableMapping:
@@ -276,31 +405,31 @@ def issues(slugs: CustomFieldSlugs) -> TableMapping:
         stream="issues",
         table="issues",
         columns=(
-            Column("id", "text", field("id"), required=True),
-            Column("title", "text", field("title"), default=""),
-            Column("state", "text", field("state"), default=""),
-            Column("priority", "text", first_of(custom_field(slugs.priority), field("priority"))),
-            Column("source", "text", field("source")),
-            Column("category", "text", custom_field(slugs.category)),
-            Column("handler", "text", custom_field(slugs.handler)),
-            Column("resolution_type", "text", custom_field(slugs.resolution_type)),
-            Column("self_servable", "text", custom_field(slugs.self_servable)),
-            Column("account_id", "text", first_of(nested("account", "id"), field("account_id"))),
-            Column("assignee_id", "text", first_of(nested("assignee", "id"), field("assignee_id"))),
-            Column("created_at", "ts", field("created_at"), required=True),
-            Column("closed_at", "ts", closed_at),
-            Column("first_response_at", "ts", field("first_response_time")),
-            Column("first_response_seconds", "int", field("first_response_seconds")),
-            Column("business_hours_first_response_seconds", "int", field("business_hours_first_response_seconds")),
-            Column("resolution_time", "ts", field("resolution_time")),
-            Column("body_html", "text", field("body_html")),
-            Column("number_of_touches", "int", field("number_of_touches")),
-            Column("link", "text", field("link")),
-            Column("type", "text", field("type")),
-            Column("tags", "tags", field("tags")),
-            Column("updated_at", "ts", field("updated_at")),
-            Column("requester_id", "text", first_of(nested("requester", "id"), field("requester_id"))),
-            Column("team_id", "text", first_of(nested("team", "id"), field("team_id"))),
+            Column("id", "text", Key("id"), required=True),
+            Column("title", "text", Key("title"), default=""),
+            Column("state", "text", Key("state"), default=""),
+            Column("priority", "text", FirstOf((CustomField(slugs.priority), Key("priority")))),
+            Column("source", "text", Key("source")),
+            Column("category", "text", CustomField(slugs.category)),
+            Column("handler", "text", CustomField(slugs.handler)),
+            Column("resolution_type", "text", CustomField(slugs.resolution_type)),
+            Column("self_servable", "text", CustomField(slugs.self_servable)),
+            Column("account_id", "text", FirstOf((Path(("account", "id")), Key("account_id")))),
+            Column("assignee_id", "text", FirstOf((Path(("assignee", "id")), Key("assignee_id")))),
+            Column("created_at", "ts", Key("created_at"), required=True),
+            Column("closed_at", "ts", Derived(closed_at)),
+            Column("first_response_at", "ts", Key("first_response_time")),
+            Column("first_response_seconds", "int", Key("first_response_seconds")),
+            Column("business_hours_first_response_seconds", "int", Key("business_hours_first_response_seconds")),
+            Column("resolution_time", "ts", Key("resolution_time")),
+            Column("body_html", "text", Key("body_html")),
+            Column("number_of_touches", "int", Key("number_of_touches")),
+            Column("link", "text", Key("link")),
+            Column("type", "text", Key("type")),
+            Column("tags", "tags", Key("tags")),
+            Column("updated_at", "ts", Key("updated_at")),
+            Column("requester_id", "text", FirstOf((Path(("requester", "id")), Key("requester_id")))),
+            Column("team_id", "text", FirstOf((Path(("team", "id")), Key("team_id")))),
         ),
     )
 
@@ -309,10 +438,10 @@ ACCOUNTS = TableMapping(
     stream="accounts",
     table="accounts",
     columns=(
-        Column("id", "text", field("id"), required=True),
-        Column("name", "text", field("name"), default=""),
-        Column("domain", "text", first_of(field("domain"), field("primary_domain"))),
-        Column("updated_at", "ts", field("updated_at")),
+        Column("id", "text", Key("id"), required=True),
+        Column("name", "text", Key("name"), default=""),
+        Column("domain", "text", FirstOf((Key("domain"), Key("primary_domain")))),
+        Column("updated_at", "ts", Key("updated_at")),
     ),
 )
 
@@ -320,10 +449,10 @@ USERS = TableMapping(
     stream="users",
     table="users",
     columns=(
-        Column("id", "text", field("id"), required=True),
-        Column("name", "text", field("name"), default=""),
-        Column("email", "text", field("email")),
-        Column("updated_at", "ts", field("updated_at")),
+        Column("id", "text", Key("id"), required=True),
+        Column("name", "text", Key("name"), default=""),
+        Column("email", "text", Key("email")),
+        Column("updated_at", "ts", Key("updated_at")),
     ),
 )
 
@@ -331,14 +460,14 @@ MESSAGES = TableMapping(
     stream="issue_messages",
     table="messages",
     columns=(
-        Column("id", "text", field("id"), required=True),
-        Column("issue_id", "text", field("issue_id"), required=True),
-        Column("sender_type", "text", sender_type),
-        Column("sender_name", "text", first_of(nested("author", "name"), nested("sender", "name"))),
-        Column("body_text", "text", message_text),
-        Column("body_html", "text", message_html),
-        Column("created_at", "ts", first_of(field("timestamp"), field("created_at")), required=True),
-        Column("is_private", "bool", field("is_private")),
+        Column("id", "text", Key("id"), required=True),
+        Column("issue_id", "text", Key("issue_id"), required=True),
+        Column("sender_type", "text", Derived(sender_type)),
+        Column("sender_name", "text", FirstOf((Path(("author", "name")), Path(("sender", "name"))))),
+        Column("body_text", "text", Derived(message_text)),
+        Column("body_html", "text", MESSAGE_HTML),
+        Column("created_at", "ts", FirstOf((Key("timestamp"), Key("created_at"))), required=True),
+        Column("is_private", "bool", Key("is_private")),
     ),
     # messages carry no updated_at: the last version received wins
     cursor=None,
