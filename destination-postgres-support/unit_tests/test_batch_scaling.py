@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from destination_postgres_support.config import DestinationConfig
-from destination_postgres_support.loader import PENDING, PostgresBackend
+from destination_postgres_support.loader import PENDING, TEMP_BUFFERS, PostgresBackend, connect, raise_temp_buffers
 from destination_postgres_support.mapping import core_mappings
 
 ISSUES = 20_000  # the tables must be large next to a batch, or a sequential scan is the planner's right choice
@@ -102,3 +102,14 @@ def test_issue_batch_reads_no_table_in_full(big_backend):
         for n in range(BATCH)
     ]
     assert _merge_and_count(big_backend, "issues", records, mark_seen=True) == dict.fromkeys(WATCHED, 0)
+
+
+def test_batches_stage_in_memory_and_a_used_pooled_session_keeps_working(pg_url):
+    """A 20k-issue batch (~26 MB) spilled out of the default 8 MB temp_buffers to disk and back."""
+    with connect(DestinationConfig.model_validate({"database_url": pg_url})) as conn:
+        assert conn.execute("SHOW temp_buffers").fetchone()[0] == TEMP_BUFFERS
+    with psycopg.connect(pg_url) as used:  # as a pooler hands over a session that already staged a batch
+        used.execute("CREATE TEMP TABLE staged (id TEXT)")
+        used.commit()
+        raise_temp_buffers(used)
+        assert used.execute("SELECT count(*) FROM staged").fetchone()[0] == 0
