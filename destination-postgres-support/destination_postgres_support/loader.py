@@ -318,22 +318,41 @@ class PostgresBackend:
                     (self.synced_at, ids),
                 )
 
-    def _bh(self, start: str, end: str) -> sql.Composable:
-        """Business hours between two columns, the calendar inlined as constants.
-
-        The same values prepare() stored in business_hours_settings; constants let Postgres inline the SQL
-        functions into a tight expression (joining the settings row instead was ~10x slower per row).
-        """
+    def _calendar_args(self) -> sql.Composable:
+        """The calendar as constants: the same values prepare() stored in business_hours_settings. Constants
+        let Postgres inline the SQL functions into a tight expression (joining the settings row instead was
+        ~10x slower per row)."""
         cal = self.calendar
-        return sql.SQL("{fn}({start}, {end}, {tz}::text, {ds}::int, {de}::int, {wp}::int[], {hd}::int[])").format(
-            fn=self.ident("business_hours_between"),
-            start=sql.SQL(start),
-            end=sql.SQL(end),
-            tz=sql.Literal(cal.timezone),
+        return sql.SQL("{ds}::int, {de}::int, {wp}::int[], {hd}::int[]").format(
             ds=sql.Literal(cal.day_start),
             de=sql.Literal(cal.day_end),
             wp=sql.Literal("{" + ",".join(map(str, cal.week_prefix)) + "}"),
             hd=sql.Literal("{" + ",".join(map(str, cal.holiday_days)) + "}"),
+        )
+
+    def _bh(self, start: str, end: str) -> sql.Composable:
+        """Business hours between two UTC columns."""
+        return sql.SQL("{fn}({start}, {end}, {tz}::text, {args})").format(
+            fn=self.ident("business_hours_between"),
+            start=sql.SQL(start),
+            end=sql.SQL(end),
+            tz=sql.Literal(self.calendar.timezone),
+            args=self._calendar_args(),
+        )
+
+    def _local(self, column: str) -> sql.Composable:
+        """A UTC column as the team's wall-clock time."""
+        return sql.SQL("(({} AT TIME ZONE 'UTC') AT TIME ZONE {}::text)").format(
+            sql.SQL(column), sql.Literal(self.calendar.timezone)
+        )
+
+    def _bh_local(self, start: str, end: str) -> sql.Composable:
+        """Business hours between two columns already in local time (see migration 006)."""
+        return sql.SQL("{fn}({start}, {end}, {args})").format(
+            fn=self.ident("business_hours_between_local"),
+            start=sql.SQL(start),
+            end=sql.SQL(end),
+            args=self._calendar_args(),
         )
 
     def _merge_issues(self, temp: str, columns: Sequence[str]) -> None:
@@ -353,6 +372,10 @@ class PostgresBackend:
                 " CROSS JOIN LATERAL (SELECT coalesce(s.first_response_at, min(m.created_at)) AS first_response_at"
                 "   FROM {messages} m WHERE s.first_response_at IS NULL AND m.issue_id = s.id"
                 "   AND m.sender_type = 'team') f"
+                # Each timestamp in local time once: OFFSET 0 keeps Postgres from pasting the conversion into
+                # every use inside the business-hours expression.
+                " CROSS JOIN LATERAL (SELECT {created} AS created, {first} AS first_response, {closed} AS closed"
+                "   OFFSET 0) l"
                 " ON CONFLICT (id) DO UPDATE SET {assign}, first_response_at = EXCLUDED.first_response_at,"
                 " first_response_source = EXCLUDED.first_response_source,"
                 " first_response_hours = EXCLUDED.first_response_hours,"
@@ -362,8 +385,11 @@ class PostgresBackend:
                 target=self.ident("issues"),
                 cols=cols,
                 select=select,
-                fr_hours=self._bh("s.created_at", "f.first_response_at"),
-                res_hours=self._bh("s.created_at", "s.closed_at"),
+                fr_hours=self._bh_local("l.created", "l.first_response"),
+                res_hours=self._bh_local("l.created", "l.closed"),
+                created=self._local("s.created_at"),
+                first=self._local("f.first_response_at"),
+                closed=self._local("s.closed_at"),
                 temp=sql.Identifier(temp),
                 messages=self.ident("messages"),
                 assign=self._assignments(computed),

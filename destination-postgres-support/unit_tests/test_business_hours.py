@@ -7,6 +7,7 @@ import datetime as dt
 import random
 
 import pytest
+from psycopg import sql
 
 from destination_postgres_support.business_hours import Calendar
 from destination_postgres_support.config import BusinessHours, DestinationConfig
@@ -71,5 +72,15 @@ def test_sql_agrees_with_python_on_random_intervals(pg_url, pg_conn, hours):
         for n, (a, b) in enumerate(pairs):
             copy.write_row((n, a, b))
     sql_hours = dict(pg_conn.execute("SELECT n, business_hours_between(a, b) FROM pairs").fetchall())
+    # the loader's form: each end converted to local time once, then business_hours_between_local
+    backend = PostgresBackend(config, pg_conn)
+    loader_form = sql.SQL("SELECT n, {} FROM pairs, LATERAL (SELECT {} AS la, {} AS lb OFFSET 0) l").format(
+        backend._bh_local("l.la", "l.lb"), backend._local("a"), backend._local("b")
+    )
+    loader_hours = dict(pg_conn.execute(loader_form).fetchall())
     for n, (a, b) in enumerate(pairs):
         assert sql_hours[n] == pytest.approx(cal.hours_between(a, b), abs=1e-6), (a, b)
+        assert loader_hours[n] == pytest.approx(sql_hours[n], abs=1e-9), (a, b)
+    assert pg_conn.execute(sql.SQL("SELECT {}").format(backend._bh_local("NULL", "now()::timestamp"))).fetchone() == (
+        None,
+    )
