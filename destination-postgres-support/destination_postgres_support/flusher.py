@@ -41,16 +41,16 @@ class _Running:
 
 
 class Flusher(Generic[Lane]):
-    """Runs jobs on up to `lanes` background threads, each with its lane; `open_lane` makes one when needed.
+    """Runs jobs on background threads, one per lane, each job on a lane of its own.
 
     Memory holds the batch being built, the jobs running, and at most one job queued behind them.
     """
 
-    def __init__(self, open_lane: Callable[[], Lane], lanes: int = 2):
-        self._idle: list[Lane] = []
-        self._opened: list[Lane] = []
-        self._open_lane = open_lane
-        self._max_lanes = max(1, lanes)
+    def __init__(self, lanes: list[Lane]):
+        if not lanes:
+            raise ValueError("a flusher needs at least one lane")
+        self._idle: list[Lane] = list(lanes)
+        self._max_lanes = len(lanes)
         self._pool = ThreadPoolExecutor(max_workers=self._max_lanes, thread_name_prefix="flush")
         self._seq = itertools.count(1)
         self._last_submitted = 0
@@ -77,14 +77,9 @@ class Flusher(Generic[Lane]):
 
     def start(self) -> None:
         for job, seq in self._queued:
-            lane = self._idle.pop() if self._idle else self._new_lane()
+            lane = self._idle.pop()  # submit() admitted the job only once a lane was free
             self._running.append(_Running(job, seq, lane, self._pool.submit(job.run, lane)))
         self._queued.clear()
-
-    def _new_lane(self) -> Lane:
-        lane = self._open_lane()
-        self._opened.append(lane)
-        return lane
 
     def _harvest_oldest(self) -> None:
         """Wait for the oldest running job; re-raise its error. States waiting only for it become ready."""
@@ -130,20 +125,14 @@ class Flusher(Generic[Lane]):
 
     # ─── end ────────────────────────────────────────────────────────────────
 
-    def abandon(self) -> list[Lane]:
-        """After a failure: let running jobs end (a rollback needs the connection), release nothing.
-
-        Returns the lanes, so the caller can roll each one back.
-        """
+    def abandon(self) -> None:
+        """After a failure: let running jobs end (their lanes roll back as they fail), release nothing."""
         self._queued.clear()
         wait_for([r.future for r in self._running])
         self._idle.extend(r.lane for r in self._running)
         self._running.clear()
         self._waiting.clear()
         self.ready.clear()
-        return list(self._idle)
 
-    def close(self) -> list[Lane]:
-        """Stop the threads; returns the lanes this flusher opened, for the caller to close."""
+    def close(self) -> None:
         self._pool.shutdown(wait=True)
-        return self._opened

@@ -152,8 +152,9 @@ class Writer:
         self.plans = plan_streams(catalog, config)
         self.buffers = Buffers()
         # The backend's own connection runs setup, sync_log and the end of the sync; batches load on lanes,
-        # each a twin backend with its own connection, opened when first needed.
-        self.flusher: Flusher[PostgresBackend] = Flusher(backend.twin, lanes=config.connections)
+        # each a twin backend with a connection of its own (see `_open_lanes`).
+        self.lanes: list[PostgresBackend] = []
+        self.flusher: Flusher[PostgresBackend]
         self.stats_lock = threading.Lock()
         self.stats = SyncStats()  # counts and watermark: written by flush jobs, read once they are done
         self.since_state: dict[tuple[str | None, str], int] = {}
@@ -178,9 +179,11 @@ class Writer:
             for plan in self.plans.values():
                 if plan.generic is not None:
                     self.backend.create_generic(plan.generic, aside=plan.truncate)
+            self.flusher = flusher = Flusher(self._open_lanes())
         except Exception as err:
+            for lane in self.lanes:
+                lane.close()
             raise self._as_error(err, "preparing the database") from err
-        flusher = self.flusher
         try:
             for message in messages:
                 if isinstance(message, BadLine):
@@ -215,8 +218,25 @@ class Writer:
                 raise self._as_error(err, "loading") from err
             raise
         finally:
-            for lane in flusher.close():
+            flusher.close()
+            for lane in self.lanes:
                 lane.close()
+
+    def _open_lanes(self) -> list[PostgresBackend]:
+        """One connection per loading lane. Lanes past the first are a speed-up: a server out of connections
+        refuses them, and the sync goes on with the lanes it has."""
+        for n in range(self.config.connections):
+            try:
+                self.lanes.append(self.backend.twin())
+            except psycopg.OperationalError as err:
+                if not self.lanes:
+                    raise
+                logger.warning(
+                    f"loading on {n} connection(s) instead of {self.config.connections}: another connection was "
+                    f"refused ({str(err).strip()[:MAX_LOGGED_LINE]})"
+                )
+                break
+        return self.lanes
 
     # ─── messages ───────────────────────────────────────────────────────────
 

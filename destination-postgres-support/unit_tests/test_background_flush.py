@@ -231,8 +231,14 @@ def test_a_held_state_waits_no_longer_than_its_deadline(config, pg_url, monkeypa
 
 
 SLOW_ISSUE_BATCHES = """
+CREATE TABLE batch_log (pid INT, started TIMESTAMPTZ, ended TIMESTAMPTZ);
 CREATE FUNCTION slow_batch() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM pg_sleep(0.2); RETURN NULL; END $$;
+DECLARE started TIMESTAMPTZ := clock_timestamp();
+BEGIN
+    PERFORM pg_sleep(0.2);
+    INSERT INTO batch_log VALUES (pg_backend_pid(), started, clock_timestamp());
+    RETURN NULL;
+END $$;
 CREATE TRIGGER slow_batch AFTER INSERT ON issues FOR EACH STATEMENT EXECUTE FUNCTION slow_batch();
 """
 
@@ -242,7 +248,6 @@ def test_two_lanes_load_disjoint_issue_batches_at_once_and_echo_states_in_order(
     with pg_conn.transaction():
         migrate(pg_conn, "public")
         pg_conn.execute(SLOW_ISSUE_BATCHES)  # each batch takes 0.2 s: the next one is parsed long before
-    twins = mocker.spy(PostgresBackend, "twin")
     lines = []
     for n in range(1, 201):
         lines.append(_record(n, title=f"title {n}"))
@@ -250,7 +255,28 @@ def test_two_lanes_load_disjoint_issue_batches_at_once_and_echo_states_in_order(
             lines.append(_state(n))
     outputs = list(DestinationPostgresSupport().write({**config, "batch_size": 20}, catalog_for(["issues"]), lines))
     assert [m.state.id for m in outputs] == list(range(25, 201, 25))
-    assert twins.call_count == 2
+    batches = pg_conn.execute("SELECT pid, started, ended FROM batch_log ORDER BY started").fetchall()
+    assert len(batches) == 10 and len({pid for pid, _, _ in batches}) == 2
+    assert any(b[1] < a[2] for a, b in zip(batches, batches[1:], strict=False)), "no two batches loaded at once"
     rows = pg_conn.execute("SELECT id, title FROM issues ORDER BY id").fetchall()
     assert sorted(rows) == sorted((f"i-{n}", f"title {n}") for n in range(1, 201))
     assert pg_conn.execute("SELECT issues_synced, status FROM sync_log").fetchone() == (200, "completed")
+
+
+def test_a_refused_extra_connection_loads_on_the_lanes_it_has(config, pg_conn, mocker, caplog):
+    """A server near its connection limit must not fail a sync that one connection can load."""
+    twin = PostgresBackend.twin
+    calls = []
+
+    def refuse_the_second(self):
+        calls.append(1)
+        if len(calls) == 2:
+            raise psycopg.OperationalError("FATAL: sorry, too many clients already")
+        return twin(self)
+
+    mocker.patch.object(PostgresBackend, "twin", refuse_the_second)
+    lines = [_record(n) for n in range(1, 11)] + [_state(10)]
+    outputs = list(DestinationPostgresSupport().write({**config, "batch_size": 3}, catalog_for(["issues"]), lines))
+    assert [m.state.id for m in outputs] == [10]
+    assert pg_conn.execute("SELECT count(*) FROM issues").fetchone()[0] == 10
+    assert "loading on 1 connection(s) instead of 2" in caplog.text and "too many clients" in caplog.text

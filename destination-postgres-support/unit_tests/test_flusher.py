@@ -12,22 +12,18 @@ TIMEOUT_S = 5
 
 
 class Lanes:
-    """Lane factory that records which lanes exist and which jobs ran on which lane at the same time."""
+    """Jobs that record which ran at the same time, and on which lane."""
 
     def __init__(self) -> None:
-        self.opened: list[str] = []
         self.running: set[str] = set()
         self.overlaps: list[tuple[str, ...]] = []
+        self.lanes_used: set[str] = set()
         self.lock = threading.Lock()
-
-    def open(self) -> str:
-        name = f"lane-{len(self.opened) + 1}"
-        self.opened.append(name)
-        return name
 
     def job(self, name: str, gate: threading.Event | None = None, fail: bool = False, **kind) -> Job:
         def run(lane: str) -> None:
             with self.lock:
+                self.lanes_used.add(lane)
                 self.running.add(name)
                 if len(self.running) > 1:
                     self.overlaps.append(tuple(sorted(self.running)))
@@ -49,7 +45,7 @@ def issues(*ids: str) -> dict:
 
 def test_batches_of_one_table_with_disjoint_ids_load_at_once():
     lanes, gate = Lanes(), threading.Event()
-    flusher = Flusher(lanes.open, lanes=2)
+    flusher = Flusher(["lane-1", "lane-2"])
     flusher.submit(lanes.job("a", gate, **issues("1", "2")))
     flusher.submit(lanes.job("b", **issues("3")))  # must not wait for "a", which waits for the gate
     flusher.start()
@@ -60,7 +56,7 @@ def test_batches_of_one_table_with_disjoint_ids_load_at_once():
     gate.set()
     flusher.wait()
     assert lanes.overlaps == [("a", "b")]
-    assert lanes.opened == ["lane-1", "lane-2"]
+    assert lanes.lanes_used == {"lane-1", "lane-2"}
 
 
 @pytest.mark.parametrize(
@@ -74,27 +70,27 @@ def test_batches_of_one_table_with_disjoint_ids_load_at_once():
 )
 def test_batches_that_may_touch_the_same_rows_load_one_after_the_other(first, second):
     lanes = Lanes()
-    flusher = Flusher(lanes.open, lanes=2)
-    order = []
-    flusher.submit(Job(lambda lane: order.append("first"), **first))
-    flusher.submit(Job(lambda lane: order.append("second"), **second))
+    flusher = Flusher(["lane-1", "lane-2"])
+    gate = threading.Event()
+    flusher.submit(lanes.job("first", gate, **first))
+    threading.Timer(0.2, gate.set).start()  # "second" would run meanwhile if it were allowed to
+    flusher.submit(lanes.job("second", **second))
     flusher.wait()
-    assert order == ["first", "second"]
-    assert lanes.opened == ["lane-1"]  # never two at once, so never a second connection
+    assert lanes.overlaps == []
 
 
 def test_one_lane_runs_everything_in_order():
     lanes = Lanes()
-    flusher = Flusher(lanes.open, lanes=1)
+    flusher = Flusher(["lane-1"])
     for n in range(5):
         flusher.submit(lanes.job(str(n), **issues(str(n))))
     flusher.wait()
-    assert lanes.overlaps == [] and lanes.opened == ["lane-1"]
+    assert lanes.overlaps == [] and lanes.lanes_used == {"lane-1"}
 
 
 def test_a_state_waits_for_every_batch_before_it_even_when_a_later_one_finishes_first():
     lanes, slow = Lanes(), threading.Event()
-    flusher = Flusher(lanes.open, lanes=2)
+    flusher = Flusher(["lane-1", "lane-2"])
     flusher.submit(lanes.job("slow", slow, **issues("1")))
     flusher.release_after_current({"id": 1})
     flusher.submit(lanes.job("fast", **issues("2")))
@@ -110,7 +106,7 @@ def test_a_state_waits_for_every_batch_before_it_even_when_a_later_one_finishes_
 
 def test_a_failed_batch_raises_and_releases_no_state_after_it():
     lanes = Lanes()
-    flusher = Flusher(lanes.open, lanes=2)
+    flusher = Flusher(["lane-1", "lane-2"])
     flusher.submit(lanes.job("ok", **issues("1")))
     flusher.release_after_current({"id": 1})
     flusher.submit(lanes.job("broken", fail=True, **issues("2")))
@@ -123,6 +119,6 @@ def test_a_failed_batch_raises_and_releases_no_state_after_it():
 
 
 def test_a_state_with_nothing_loading_is_ready_at_once():
-    flusher = Flusher(Lanes().open, lanes=2)
+    flusher = Flusher(["lane-1", "lane-2"])
     flusher.release_after_current({"id": 1})
     assert flusher.take_ready() == [{"id": 1}]
