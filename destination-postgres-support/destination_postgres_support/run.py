@@ -9,6 +9,7 @@ hot path. `spec` and `check` go through the CDK `Destination`.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import time
@@ -22,6 +23,7 @@ from .writer import BadLine, parse_line
 
 logger = logging.getLogger("airbyte")
 GIL_SWITCH_INTERVAL_S = 0.0005
+GC_THRESHOLD = 100_000
 
 
 class _AirbyteLogHandler(logging.Handler):
@@ -75,6 +77,12 @@ def write(config_path: str, catalog_path: str, stdin: IO[bytes], stdout: IO[byte
     # The flush thread mostly waits on Postgres; each reply needs the GIL back from the parsing thread, which
     # the default 5 ms switch interval made cost up to 5 ms per statement. This process is ours to tune.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    # Buffered rows are tracked containers, and the parsed JSON is freed by reference counting: the loop
+    # makes no cycles of its own. At the default threshold (700) the cycle collector ran every few hundred
+    # records and walked every buffered row and every object of the imports: ~10% of this process's CPU
+    # (perf). The imports are frozen out of its walks and it runs every 100k net allocations instead.
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)
     if not logger.handlers:
         logger.addHandler(_AirbyteLogHandler(stdout))
         logger.setLevel(logging.INFO)
