@@ -216,6 +216,16 @@ def floor(url: str, issue_path: Path) -> tuple[float, float, float]:
     return plain, merged, dashboard
 
 
+def checkpoint(url: str) -> None:
+    """Start a timed phase with no dirty buffers or WAL left by the one before (or by an earlier run): a
+    checkpoint falling inside a phase costs it its I/O and a burst of full-page writes."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print("(no CHECKPOINT privilege: phases may pay for earlier WAL)", flush=True)
+
+
 def floor_in_child(url: str, issue_path: Path) -> tuple[float, float, float]:
     """`floor` in a process of its own: its rows would stay in this process's heap, and a child forked from a
     large parent reports that memory in its own peak RSS."""
@@ -253,10 +263,13 @@ def main() -> None:
             # so that the numbers compared are measured close together on a machine whose speed drifts.
             print(f"generating {args.issues:,} issues…", flush=True)
             issue_path = make_issues(folder, args.issues)
+            checkpoint(url)
             issue_s, issue_rss, issue_states = run_write(config, catalog_path, issue_path)
+            checkpoint(url)
             plain_s, merged_s, dashboard_s = floor_in_child(url, issue_path)
             print(f"generating {args.messages:,} messages…", flush=True)
             message_path = make_messages(folder, args.issues, args.messages)
+            checkpoint(url)
             message_s, message_rss, message_states = run_write(config, catalog_path, message_path)
             with psycopg.connect(url) as conn:
                 counts = conn.execute(
