@@ -258,9 +258,12 @@ def names(value: Any) -> str | None:
 
 def planhat_company(record: dict, ctx: RecordContext) -> DustDocument:
     # source-planhat nests the company under `company` next to its related lists; a plain `companies`
-    # record is the company itself. The document-level fields (updatedAt: newest of any part) win.
-    if isinstance(record.get("company"), dict):
-        record = {**record["company"], **{k: v for k, v in record.items() if k != "company"}}
+    # record is the company itself. The document-level fields (updatedAt: newest of any part) win; the
+    # company's own NPS score is kept aside, as the list of NPS responses has the same key.
+    company = record["company"] if isinstance(record.get("company"), dict) else record
+    nps_score = company.get("nps") if not isinstance(company.get("nps"), list) else None
+    if company is not record:
+        record = {**company, **{k: v for k, v in record.items() if k != "company"}}
     company_id = record.get("_id")
     title = clip_title(str(record.get("name") or company_id or "Planhat company"))
     basic = lines([
@@ -272,7 +275,7 @@ def planhat_company(record: dict, ctx: RecordContext) -> DustDocument:
         ("Customer from", record.get("customerFrom")), ("Customer to", record.get("customerTo")),
         ("Renewal date", record.get("renewalDate")), ("Days to renewal", record.get("renewalDaysFromNow")),
         ("MRR", record.get("mrr") if record.get("mrr") is not None else record.get("mr")), ("ARR", record.get("arr")),
-        ("NRR (30 days)", record.get("nrr30")), ("NPS", None if isinstance(record.get("nps"), list) else record.get("nps")),
+        ("NRR (30 days)", record.get("nrr30")), ("NPS", nps_score),
         ("Created", record.get("createDate")), ("Last updated", record.get("updatedAt") or record.get("lastUpdated")),
     ])  # fmt: skip
     custom = record.get("custom") if isinstance(record.get("custom"), dict) else {}

@@ -102,6 +102,9 @@ def test_planhat_preset_uses_real_field_names():
     ):
         assert heading in text
     assert document.timestamp == epoch_ms("2026-01-10T09:30:00.000Z")
+    # the company's own score survives next to the list of NPS responses, which has the same key
+    basic = text.split("## Basic Information", 1)[1].split("\n## ", 1)[0]
+    assert "NPS: 42" in basic
 
 
 def test_stream_settings_override_the_preset():
