@@ -32,6 +32,10 @@ BOUND_OVERLAP = timedelta(seconds=1)
 # The last window has no upper bound: an issue updated while we read, or stamped by a Pylon clock ahead
 # of ours, is read now rather than next sync (and never lost: the cursor only moves to what we saw).
 OPEN_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
+# A first sync from a start date years back (the default predates Pylon) spent one search per empty 30-day
+# window, at 20 searches a minute: ~4 minutes before the first issue. Year-long spans are probed first
+# with a one-result search, and the empty ones are skipped.
+PROBE_SPAN = timedelta(days=365)
 
 SCHEMA = """
 CREATE TABLE issues (id TEXT PRIMARY KEY, updated TEXT NOT NULL, body TEXT NOT NULL);
@@ -54,6 +58,7 @@ class SyncCache:
         self.now = now  # the upper bound of every issue window in this sync
         self._covered: list[tuple[datetime, datetime]] = []  # searched windows, merged
         self._lookups_done: set[str] = set()
+        self._first_active: dict[datetime, datetime] = {}
         self._lock = threading.RLock()
         self._path: str | None = None
         self._db: sqlite3.Connection | None = None
@@ -98,6 +103,26 @@ class SyncCache:
         for (body,) in rows:
             yield json.loads(body)
 
+    def first_active(self, start: datetime, stream: str) -> datetime:
+        """The start of the first year-long span from `start` that holds an issue (`start` if it does).
+
+        Each span is probed with a one-result search; an empty one counts as searched. A span that does
+        hold issues costs its probe, whole years back or not: one search per sync at most.
+        """
+        with self._lock:
+            if start not in self._first_active:
+                lo = start
+                while lo + PROBE_SPAN < self.now:
+                    probe = {"filter": self._filter(lo, lo + PROBE_SPAN), "limit": 1}
+                    if self.client.request("POST", "/issues/search", SEARCH_FAMILY, stream, json=probe).get("data"):
+                        break
+                    self._cover(lo, lo + PROBE_SPAN)
+                    lo += PROBE_SPAN
+                if lo > start:
+                    logger.info(f"No issue was updated between {rfc3339(start)} and {rfc3339(lo)}: reading from there.")
+                self._first_active[start] = lo
+            return self._first_active[start]
+
     def _gaps(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         gaps, cursor = [], start
         for lo, hi in self._covered:
@@ -119,13 +144,17 @@ class SyncCache:
                 merged.append((lo, hi))
         self._covered = merged
 
-    def _search(self, start: datetime, end: datetime, stream: str) -> None:
+    @staticmethod
+    def _filter(start: datetime, end: datetime) -> dict[str, Any]:
+        """Issues updated in [start, end], the exclusive bounds widened (see BOUND_OVERLAP)."""
         after = {"field": "updated_at", "operator": "time_is_after", "value": rfc3339(start - BOUND_OVERLAP)}
         if end >= OPEN_END:
-            search = {"filter": after}
-        else:
-            before = {"field": "updated_at", "operator": "time_is_before", "value": rfc3339(end + BOUND_OVERLAP)}
-            search = {"filter": {"operator": "and", "subfilters": [after, before]}}
+            return after
+        before = {"field": "updated_at", "operator": "time_is_before", "value": rfc3339(end + BOUND_OVERLAP)}
+        return {"operator": "and", "subfilters": [after, before]}
+
+    def _search(self, start: datetime, end: datetime, stream: str) -> None:
+        search = {"filter": self._filter(start, end)}
         for page in self.client.pages("POST", "/issues/search", SEARCH_FAMILY, stream, body=search):
             rows = [(issue["id"], issue_version(issue), json.dumps(issue)) for issue in page if issue.get("id")]
             # An issue updated while we page shows up twice: keep the newest version.

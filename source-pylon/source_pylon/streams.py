@@ -93,7 +93,7 @@ class IssueFamilyStream(Stream, CheckpointMixin):
         else:
             self._recent = {}  # a full refresh re-emits everything; `recent` then only dedupes this sync
             self._state = None
-        return windows(start, self.cache.now)
+        return windows(self.cache.first_active(start, self.name), self.cache.now)
 
     def read_records(
         self,

@@ -27,10 +27,17 @@ def stream_state(name: str, value: dict) -> AirbyteStateMessage:
     )
 
 
-def search_windows(server) -> list[tuple[datetime, datetime | None]]:
-    """(after, before) of each search; the last window is open-ended (before None)."""
+def is_probe(entry) -> bool:
+    """A one-result search asking whether a year-long span holds any issue (SyncCache.first_active)."""
+    return entry.json().get("limit") == 1
+
+
+def search_windows(server, probes: bool = False) -> list[tuple[datetime, datetime | None]]:
+    """(after, before) of each search (or of each probe); the last window is open-ended (before None)."""
     windows = []
     for entry in server.log.entries(family="issues_search"):
+        if is_probe(entry) != probes:
+            continue
         tree = entry.json()["filter"]
         if tree["operator"] == "and":
             after, before = tree["subfilters"]
@@ -56,14 +63,34 @@ def test_search_requests_are_30_day_windows_widened_by_a_second(pylon, sync):
     # The last window is open-ended, so issues updated while the sync runs are read too.
     assert windows[-1][1] is None
     assert windows[-1][0] >= datetime.now(timezone.utc) - timedelta(days=31)
-    bodies = [e.json() for e in server.log.entries(family="issues_search")]
+    bodies = [e.json() for e in server.log.entries(family="issues_search") if not is_probe(e)]
     assert all(b["limit"] == 999 and "cursor" not in b for b in bodies)  # one page each at the maximum size
+    # two years of history: the first year-long span is probed, holds issues, and costs just that probe
+    assert search_windows(server, probes=True) == [
+        (epoch - timedelta(seconds=1), epoch + timedelta(days=365, seconds=1))
+    ]
 
     ids = [r["id"] for r in result.records("issues")]
     assert len(ids) == len(set(ids)) == 40
     boundary = set(server.emulator.landmarks()["boundary_updated_at"])
     on_bounds = [r for r in result.records("issues") if r["updated_at"] in boundary]
     assert len(on_bounds) == 6  # every pinned issue on a 30-day bound, including two in the same second
+
+
+def test_a_start_date_years_before_the_first_issue_skips_the_empty_years(pylon, sync):
+    """The default start date predates Pylon: one search per empty 30-day window was ~4 minutes of a first sync."""
+    server = pylon(size=40)
+    epoch = _t(server.emulator.landmarks()["epoch"])
+    start = epoch - timedelta(days=4 * 365 + 20)
+    result = sync(server, "issues", config=make_config(server, start_date=start.strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+    probes = search_windows(server, probes=True)
+    assert [after + timedelta(seconds=1) for after, _ in probes] == [start + timedelta(days=365 * k) for k in range(5)]
+    windows = search_windows(server)
+    first = start + timedelta(days=4 * 365, seconds=-1)  # 20 days before the first issue
+    assert windows[0][0] == first and all(after >= first for after, _ in windows)  # the empty years: 4 probes
+    assert result.requests["issues_search"] == len(probes) + len(windows)
+    assert len({r["id"] for r in result.records("issues")}) == 40
 
 
 def test_pagination_follows_cursors_until_has_next_page_is_false(pylon, sync):
