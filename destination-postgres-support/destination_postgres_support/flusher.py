@@ -1,8 +1,8 @@
 """Background loading: batches are written to Postgres while the main thread parses and maps the next ones.
 
 Postgres is the slow side (heap, eight indexes and two foreign-key checks per issue), and one server backend
-runs on one core. Two jobs that cannot touch the same rows therefore run at once, each on its own
-connection ("lane"); everything else runs alone, in submission order, exactly as a single lane would.
+runs on one core. Jobs that cannot touch the same rows therefore run at once, each on a connection of its
+own (a "lane"); everything else runs alone, in submission order, exactly as with a single lane.
 
 STATE messages: a STATE is released once every job submitted before it has committed. Jobs are harvested
 oldest first, so a job that fails raises in the main thread and nothing submitted after it is released.
@@ -23,8 +23,9 @@ Lane = TypeVar("Lane")  # what a job runs on: a PostgresBackend with its own con
 @dataclass
 class Job(Generic[Lane]):
     run: Callable[[Lane], None]
-    # Set for a job that upserts rows of one table by id only (no side effects on other rows of that
-    # table): it may overlap with another such job of the same table whose ids are disjoint. None: alone.
+    # Set for a job that upserts one table's rows by id, whose other writes are keyed by those ids too (an
+    # issue batch's pending messages) or idempotent and taken in id order (placeholder accounts/users): it
+    # may overlap with another such job of the same table whose ids are disjoint. None: it runs alone.
     table: str | None = None
     ids: frozenset = field(default_factory=frozenset)
 
