@@ -120,10 +120,6 @@ class Flusher(Generic[Lane]):
         ready, self.ready = self.ready, []
         return ready
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._queued or self._running)
-
     # ─── end ────────────────────────────────────────────────────────────────
 
     def abandon(self) -> None:
