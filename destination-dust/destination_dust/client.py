@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -42,6 +43,7 @@ RATE_LIMIT_FIRST_WAIT_WINDOWS = 1 / 6
 RATE_LIMIT_GIVE_UP_WINDOWS = 6
 LIST_IDS_PER_CALL = 50  # document_ids per list call: keeps the query string well under 8 kB
 LIST_PAGE_SIZE = 500
+LIST_ROWS_PAGE_SIZE = 500
 CHECK_DOCUMENT_ID = "airbyte-connection-check"
 CHECK_ATTEMPTS = 2  # a check answers in seconds; the sync's retries are for long runs
 MANAGED_HINT = "it is managed by a Dust connector; use a folder or a data source created for the API"
@@ -218,9 +220,33 @@ class DustClient:
     def upsert_table(self, body: dict) -> dict:
         return self._request("POST", f"{self.base}/tables", f"creating table {body.get('table_id')}", json=body)
 
-    def upsert_rows(self, table_id: str, rows: list[dict], truncate: bool = False) -> dict:
-        body = {"rows": rows, "truncate": truncate}
+    def upsert_rows(self, table_id: str, rows: list[dict]) -> dict:
+        # Never `truncate`: it would drop what an earlier attempt wrote under the same generation.
+        body = {"rows": rows, "truncate": False}
         return self._request("POST", f"{self.base}/tables/{table_id}/rows", f"upserting rows of {table_id}", json=body)
+
+    def list_rows(self, table_id: str) -> Iterator[dict]:
+        """Every row ({row_id, value}) of the table, paged on `total`."""
+        offset = 0
+        while True:
+            page = self._request(
+                "GET",
+                f"{self.base}/tables/{table_id}/rows",
+                f"listing rows of {table_id}",
+                params={"limit": LIST_ROWS_PAGE_SIZE, "offset": offset},
+            )
+            rows = page.get("rows") or []
+            yield from rows
+            offset += len(rows)
+            if not rows or offset >= int(page.get("total") or 0):
+                return
+
+    def delete_row(self, table_id: str, row_id: str) -> None:
+        self._request(
+            "DELETE",
+            f"{self.base}/tables/{table_id}/rows/{quote(row_id, safe='')}",
+            f"deleting row {row_id} of {table_id}",
+        )
 
     def check(self) -> str | None:
         """None when the key, region, space and data source allow writing; else what is wrong."""

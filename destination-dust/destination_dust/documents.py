@@ -17,13 +17,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .config import StreamSettings
+from .generations import GENERATION_TAG
 from .sections import Section, heading, humanize, render_object, scalar
 
 MAX_ID_CHARS = 128
 MAX_TITLE_CHARS = 512
 MAX_TAG_CHARS = 512
 HASH_TAG = "content_hash"
-STREAM_TAG = "airbyte_stream"  # how an overwrite finds the stream's old documents
+STREAM_TAG = "airbyte_stream"  # how a refresh finds the stream's documents of older generations
 PARTS_TAG = "parts"  # on split documents: how many parts the record has
 # Bumped when rendering changes, so a new connector version re-uploads what it now renders differently.
 RENDER_VERSION = "1"
@@ -50,6 +51,7 @@ class DustDocument:
     tags: list[str] = field(default_factory=list)
     timestamp: int | None = None
     source_url: str | None = None
+    generation: int | None = None  # the sync's generation_id; not content, so not in the hash
 
     @property
     def content_hash(self) -> str:
@@ -61,7 +63,10 @@ class DustDocument:
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
     def all_tags(self) -> list[str]:
-        return [*self.tags, tag(STREAM_TAG, self.stream), tag(HASH_TAG, self.content_hash)]
+        tags = [*self.tags, tag(STREAM_TAG, self.stream), tag(HASH_TAG, self.content_hash)]
+        if self.generation is not None:
+            tags.append(tag(GENERATION_TAG, self.generation))
+        return tags
 
     def body(self) -> dict:
         body: dict[str, Any] = {

@@ -1,4 +1,9 @@
-"""A stream with target `table` goes to a Dust table: slugged columns, stable row ids, 1 MB batches."""
+"""A stream with target `table` goes to a Dust table: slugged columns, stable row ids, 1 MB batches.
+
+Each row carries the generation it was written under (GENERATION_COLUMN); a refresh deletes the rows
+of older generations once the stream completed, and never truncates: a truncate on a retried attempt
+would throw away the rows the earlier attempt wrote under the same generation.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from .client import DustClient, RecordRejected
 from .documents import epoch_ms, field_value, sanitize_id
+from .generations import GENERATION_COLUMN, Generations
 
 logger = logging.getLogger("airbyte")
 
@@ -47,7 +53,12 @@ class TableWriter:
     """Buffers one stream's rows and sends them in batches under the body limit."""
 
     def __init__(
-        self, client: DustClient, stream: dict, primary_key: list[list[str]], replace: bool, id_fields: list[str]
+        self,
+        client: DustClient,
+        stream: dict,
+        primary_key: list[list[str]],
+        generation: int | None,
+        id_fields: list[str],
     ):
         self.client = client
         self.stream_name = stream["name"]
@@ -55,7 +66,7 @@ class TableWriter:
         self.properties: dict[str, dict] = (stream.get("json_schema") or {}).get("properties") or {}
         self.columns = column_names(list(self.properties))
         self.key_fields = id_fields or [".".join(path) for path in primary_key]
-        self.replace = replace
+        self.generation = generation
         self.rows: dict[str, dict] = {}
         self.size = 0
         self.created = False
@@ -84,7 +95,9 @@ class TableWriter:
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
     def add(self, record: dict) -> None:
-        row = {"row_id": self.row_id(record), "value": {self.column(k): self.value(k, v) for k, v in record.items()}}
+        value = {self.column(k): self.value(k, v) for k, v in record.items()}
+        value[GENERATION_COLUMN] = self.generation
+        row = {"row_id": self.row_id(record), "value": value}
         size = len(json.dumps(row, ensure_ascii=False).encode()) + 1
         if size > ROWS_BODY_BUDGET:
             raise RecordRejected(
@@ -114,16 +127,23 @@ class TableWriter:
         if not self.rows:
             return
         self.ensure_table()
-        truncate = self.replace and self.sent_batches == 0
-        self.client.upsert_rows(self.table_id, list(self.rows.values()), truncate=truncate)
+        self.client.upsert_rows(self.table_id, list(self.rows.values()))
         self.sent_batches += 1
         self.rows_sent += len(self.rows)
         self.rows, self.size = {}, 0
 
-    def finish(self) -> None:
-        """After the stream completed: an overwrite that sent no rows still empties the table."""
+    def prune(self, generations: Generations) -> int:
+        """After the stream completed: delete the rows of older generations; returns how many.
+
+        The table is created first, so a refresh that brought no rows still leaves an (empty) table.
+        """
         self.flush()
-        if self.replace and self.sent_batches == 0:
-            self.ensure_table()
-            self.client.upsert_rows(self.table_id, [], truncate=True)
-            self.sent_batches += 1
+        self.ensure_table()
+        stale = [
+            row["row_id"]
+            for row in self.client.list_rows(self.table_id)
+            if generations.is_stale((row.get("value") or {}).get(GENERATION_COLUMN))
+        ]  # listed in full before deleting: deleting while paging on offsets would skip rows
+        for row_id in stale:
+            self.client.delete_row(self.table_id, row_id)
+        return len(stale)

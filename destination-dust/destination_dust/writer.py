@@ -15,8 +15,8 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -24,6 +24,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .client import DustClient, RecordRejected
 from .config import DustConfig, OnRejected, Target
 from .documents import PARTS_TAG, STREAM_TAG, DustDocument, RecordContext, build_document, stored_hash, stored_tag
+from .generations import GENERATION_TAG, Generations, as_generation
 from .presets import layout_for
 from .split import part_id, split_document
 from .tables import TableWriter
@@ -49,20 +50,30 @@ class Rejection:
     error: RecordRejected
 
 
+class Held(NamedTuple):
+    """What Dust holds for a document id: its content hash and the generation it was written under."""
+
+    hash: str | None
+    generation: int
+
+
+def held(listed: dict) -> Held:
+    return Held(stored_hash(listed), as_generation(stored_tag(listed, GENERATION_TAG)))
+
+
 @dataclass
 class StreamWriter:
     key: tuple[str | None, str]
     ctx: RecordContext
     target: Target
-    replace: bool
+    generations: Generations
     layout: Any = None
     table: TableWriter | None = None
     buffer: dict[str, list[DustDocument]] = field(default_factory=dict)
-    written: set[str] = field(default_factory=set)
     records_since_state: int = 0
     records: int = 0
     complete: bool = False
-    incomplete: bool = False  # the source said INCOMPLETE: an overwrite must not prune
+    incomplete: bool = False  # the source said INCOMPLETE: nothing of this stream may be pruned
 
 
 @dataclass
@@ -70,20 +81,14 @@ class Stats:
     records: int = 0
     upserts: int = 0
     unchanged: int = 0
+    retagged: int = 0  # unchanged content re-sent only to carry a refresh's generation
     deleted: int = 0
+    rows_deleted: int = 0
     rejected: list[Rejection] = field(default_factory=list)
 
 
 def stream_key(descriptor: dict) -> tuple[str | None, str]:
     return descriptor.get("namespace") or None, descriptor["name"]
-
-
-def replaces(configured: dict) -> bool:
-    """Overwrite, or a refresh that truncates (minimum_generation_id == generation_id > 0)."""
-    mode = configured.get("destination_sync_mode")
-    mode = getattr(mode, "value", mode)
-    minimum, generation = configured.get("minimum_generation_id"), configured.get("generation_id")
-    return mode == "overwrite" or bool(minimum and minimum == generation)
 
 
 class Writer:
@@ -96,9 +101,10 @@ class Writer:
             settings = config.stream(stream["name"])
             primary_key = configured.get("primary_key") or stream.get("source_defined_primary_key") or []
             ctx = RecordContext(stream["name"], primary_key, settings)
-            writer = StreamWriter(stream_key(stream), ctx, settings.target, replaces(configured))
+            writer = StreamWriter(stream_key(stream), ctx, settings.target, Generations.of(configured))
             if settings.target == Target.table:
-                writer.table = TableWriter(client, stream, primary_key, writer.replace, settings.id_fields)
+                generation = writer.generations.current
+                writer.table = TableWriter(client, stream, primary_key, generation, settings.id_fields)
             else:
                 writer.layout = layout_for(stream["name"], settings.preset)
             self.streams[writer.key] = writer
@@ -109,10 +115,9 @@ class Writer:
         self._submitted = 0
         self._pending_states: deque[tuple[dict, int]] = deque()  # (message, futures submitted before it)
         self._latest: dict[str, Future] = {}  # document id -> its last submitted write, to keep order per id
-        self._known: dict[str, str | None] = {}  # document id -> content hash in Dust (None: absent)
+        self._known: dict[str, Held | None] = {}  # document id -> what Dust holds (None: absent)
         self._known_parts: dict[str, int] = {}  # base document id -> parts in Dust (0: not split)
         self._records_since_global = 0
-        self._saw_statuses = False  # a source that reports stream statuses must report COMPLETE
         self._source_failed = False
         self._lock = threading.Lock()
 
@@ -171,7 +176,7 @@ class Writer:
         if stream.table is not None:
             self._guard(stream.ctx.stream, f"{stream.ctx.stream} row", lambda: stream.table.add(data))
             return
-        document = build_document(data, stream.ctx, stream.layout)
+        document = replace(build_document(data, stream.ctx, stream.layout), generation=stream.generations.current)
         parts = split_document(document, self.config.max_document_chars)
         stream.buffer.pop(document.document_id, None)  # a later record with the same id wins
         stream.buffer[document.document_id] = parts
@@ -198,7 +203,6 @@ class Writer:
         status = trace.get("stream_status") or {}
         if trace.get("type") != "STREAM_STATUS" or not status.get("stream_descriptor"):
             return
-        self._saw_statuses = True
         stream = self.streams.get(stream_key(status["stream_descriptor"]))
         if stream and status.get("status") == "COMPLETE":
             stream.complete = True
@@ -232,12 +236,16 @@ class Writer:
                 stale.append(base)
             new_futures = []
             for part in parts:
-                stream.written.add(part.document_id)
                 content_hash = part.content_hash
-                if self._known.get(part.document_id) == content_hash:
-                    self.stats.unchanged += 1
-                    continue
-                self._known[part.document_id] = content_hash
+                known = self._known.get(part.document_id)
+                if known is not None and known.hash == content_hash:
+                    # Unchanged, but a refresh must re-tag what is of an older generation or its prune
+                    # would delete it; what is current (an earlier attempt or sync) is left alone.
+                    if not stream.generations.is_stale(known.generation):
+                        self.stats.unchanged += 1
+                        continue
+                    self.stats.retagged += 1
+                self._known[part.document_id] = Held(content_hash, as_generation(part.generation))
                 new_futures.append(self._submit(part.document_id, self._upsert, stream.ctx.stream, part))
             self._known_parts[base] = len(parts) if split else 0
             for document_id in stale:
@@ -245,22 +253,22 @@ class Writer:
                 self._submit(document_id, self._delete, document_id, new_futures)
 
     def _lookup(self, bases: list[str]) -> None:
-        """Hashes Dust holds for these ids, their first part, and the other parts a first part names."""
+        """What Dust holds for these ids, their first part, and the other parts a first part names."""
         if not bases:
             return
         found = {d["document_id"]: d for d in self.client.list_documents([*bases, *(part_id(b, 1) for b in bases)])}
         more = []
         for base in bases:
-            self._known[base] = stored_hash(found[base]) if base in found else None
+            self._known[base] = held(found[base]) if base in found else None
             first = found.get(part_id(base, 1))
             count = int(stored_tag(first, PARTS_TAG) or 1) if first else 0
             self._known_parts[base] = count
             if first:
-                self._known[part_id(base, 1)] = stored_hash(first)
+                self._known[part_id(base, 1)] = held(first)
             more.extend(part_id(base, i) for i in range(2, count + 1))
         others = {d["document_id"]: d for d in self.client.list_documents(more)} if more else {}
         for document_id in more:
-            self._known[document_id] = stored_hash(others[document_id]) if document_id in others else None
+            self._known[document_id] = held(others[document_id]) if document_id in others else None
 
     def _submit(self, document_id: str, task, *args) -> Future:
         previous = self._latest.get(document_id)
@@ -335,35 +343,52 @@ class Writer:
     # -- end of the sync ---------------------------------------------------------------------
 
     def _finish_streams(self) -> None:
-        """After a clean end: tables of overwrites are finished, documents of overwrites pruned."""
-        pruned = [s for s in self.streams.values() if s.replace and s.table is None and self._finished(s)]
+        """After a clean end: prune, per the generation rule, the streams that completed."""
+        pruned: dict[str, StreamWriter] = {}
         for stream in self.streams.values():
-            if stream.table is not None and self._finished(stream):
-                stream.table.finish()
+            name, generations = stream.ctx.stream, stream.generations
+            reason = generations.why_no_prune(name)
+            if reason:
+                logger.info(reason)
+            if not generations.prunes:
+                continue
+            if not self._finished(stream):
+                logger.warning(
+                    f"Stream {name!r}: nothing was pruned because the stream never reported COMPLETE "
+                    f"(what is below generation {generations.minimum} stays until a sync of it completes)"
+                )
+            elif stream.table is not None:
+                deleted = stream.table.prune(generations)
+                self.stats.rows_deleted += deleted
+                if deleted:
+                    logger.info(f"Stream {name!r}: deleted {deleted} rows below generation {generations.minimum}")
+            else:
+                pruned[name] = stream
         if not pruned:
             return
-        by_stream = {s.ctx.stream: s for s in pruned}
-        stale = []
+        stale: dict[str, list[str]] = {name: [] for name in pruned}
         for listed in self.client.list_documents():
-            stream = by_stream.get(stored_tag(listed, STREAM_TAG) or "")
-            if stream is not None and listed["document_id"] not in stream.written:
-                stale.append(listed["document_id"])
-        for document_id in stale:
-            self.client.delete_document(document_id)
-        self.stats.deleted += len(stale)
-        if stale:
-            logger.info(f"Overwrite: deleted {len(stale)} documents no longer in the source")
+            name = stored_tag(listed, STREAM_TAG) or ""
+            if name in pruned and pruned[name].generations.is_stale(stored_tag(listed, GENERATION_TAG)):
+                stale[name].append(listed["document_id"])
+        for name, document_ids in stale.items():
+            for document_id in document_ids:
+                self.client.delete_document(document_id)
+            self.stats.deleted += len(document_ids)
+            if document_ids:
+                minimum = pruned[name].generations.minimum
+                logger.info(f"Stream {name!r}: deleted {len(document_ids)} documents below generation {minimum}")
 
     def _finished(self, stream: StreamWriter) -> bool:
-        if self._source_failed or stream.incomplete:
-            return False
-        return stream.complete or not self._saw_statuses
+        """Completion is the source's COMPLETE for the stream: a killed source also ends stdin."""
+        return stream.complete and not stream.incomplete and not self._source_failed
 
     def _report(self) -> None:
         stats = self.stats
         logger.info(
             f"Dust sync done: {stats.records} records, {stats.upserts} upserts, {stats.unchanged} unchanged "
-            f"documents not re-sent, {stats.deleted} deleted, {len(stats.rejected)} rejected, "
+            f"documents not re-sent, {stats.retagged} re-sent for a new generation only, {stats.deleted} deleted, "
+            f"{stats.rows_deleted} table rows deleted, {len(stats.rejected)} rejected, "
             f"{self.client.rate_limited_total} rate-limit answers absorbed"
         )
         if stats.rejected:

@@ -6,7 +6,7 @@ from destination_dust.sections import Section
 from destination_dust.split import pack
 from destination_dust.tables import column_names, slug
 
-from .conftest import catalog, configured, record, state, write
+from .conftest import catalog, complete, configured, record, state, write
 
 MAX = 10_000  # the smallest maximum the spec allows
 
@@ -112,19 +112,20 @@ def test_table_stream_writes_typed_rows_with_stable_ids(config, emulator):
         "updated_at": {"type": "datetime", "epoch": 1767225600000},
         "owner_name": "Ana",
         "meta": '{"a": [1]}',
+        "_airbyte_generation_id": 1,
     }
     assert emulator.upserts_accepted == 0  # tables do not spend the document budget
 
 
-def test_table_overwrite_truncates_on_the_first_batch_only(config, dust, emulator):
-    """`truncate` on a later batch would throw away the rows of the earlier batches."""
-    cat = catalog(configured("accounts", "overwrite"))
+def test_table_rows_go_in_batches_under_the_body_limit_and_never_truncate(config, dust, emulator):
+    """Dust answers 413 over 1 MB; a `truncate` would drop rows written by earlier batches or attempts."""
+    cat = catalog(configured("accounts", "overwrite", generation_id=2, minimum_generation_id=2))
     cfg = {**config, "streams": [{"name": "accounts", "target": "table"}]}
     write(cfg, catalog(configured("accounts")), [record("accounts", {"id": "old"})])
     dust.log.clear()
     big = "y" * 200_000
-    write(cfg, cat, [record("accounts", {"id": i, "blob": big}) for i in range(12)])
+    write(cfg, cat, [*(record("accounts", {"id": i, "blob": big}) for i in range(12)), complete("accounts")])
     batches = [e.json() for e in dust.log.entries(family="tables", method="POST") if e.path.endswith("/rows")]
     assert len(batches) >= 3 and all(len(e.body) < 1024 * 1024 for e in dust.log.entries(family="tables"))
-    assert [b["truncate"] for b in batches] == [True] + [False] * (len(batches) - 1)
-    assert sorted(emulator.rows("airbyte_accounts"), key=int) == [str(i) for i in range(12)]
+    assert not any(b["truncate"] for b in batches)
+    assert sorted(emulator.rows("airbyte_accounts"), key=int) == [str(i) for i in range(12)]  # "old" pruned
