@@ -71,11 +71,6 @@ def table_name(stream: str, namespace: str | None = None) -> str:
     return fit_identifier(base)
 
 
-def aside_name(table: str) -> str:
-    """The table an overwrite loads into before it replaces `table`."""
-    return fit_identifier(f"{table}_ab_next", MAX_IDENTIFIER_BYTES)
-
-
 def _strip_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "")

@@ -25,7 +25,7 @@ from psycopg.copy import FileWriter
 
 from .business_hours import Calendar
 from .config import DestinationConfig
-from .generic import META_COLUMNS, GenericStream, aside_name, fit_identifier
+from .generic import META_COLUMNS, GenericStream, fit_identifier
 from .mapping import PG_TYPES, TableMapping
 from .migrate import migrate
 
@@ -37,6 +37,8 @@ CONNECT_TIMEOUT_S = 15
 # raised only before a session first touches a temp table, so behind a pooler the default may stay.
 TEMP_BUFFERS = "64MB"
 PENDING = "_support_pending_messages"
+GENERATION = "_airbyte_generation_id"  # see migration 007
+INTERRUPTED = "interrupted: the sync stopped before it finished (killed, or its input ended early)"
 MESSAGE_COLUMNS = ("id", "issue_id", "sender_type", "sender_name", "body_text", "body_html", "created_at", "is_private")
 # Foreign keys of `issues` that get a placeholder parent row when the parent has not arrived.
 ISSUE_PARENTS = (("account_id", "accounts"), ("assignee_id", "users"))
@@ -192,23 +194,33 @@ class PostgresBackend:
 
     # ─── sync_log ───────────────────────────────────────────────────────────
 
-    def start_sync_log(self) -> str:
+    def start_sync_log(self) -> tuple[str, dt.datetime | None]:
+        """Open this sync's row; return its id and the watermark of the latest completed sync.
+
+        A row still `running` belongs to a sync that was killed (Airbyte never runs two syncs of one
+        connection at once): it is closed as failed, so "the latest successful SyncLog" stays true.
+        """
         sync_id = new_sync_id()
+        log = self.ident("sync_log")
         with self.conn.transaction():
-            # synced_at is this sync's stamp (an overwrite deletes rows with an older one): keep it strictly
-            # after every earlier sync's, even within the same millisecond.
-            latest = self.conn.execute(
-                sql.SQL("SELECT max(started_at) FROM {}").format(self.ident("sync_log"))
-            ).fetchone()[0]
-            if latest is not None and latest >= self.synced_at:
-                self.synced_at = latest + dt.timedelta(milliseconds=1)
             self.conn.execute(
-                sql.SQL("INSERT INTO {} (id, started_at, status) VALUES (%s, %s, 'running')").format(
-                    self.ident("sync_log")
-                ),
+                sql.SQL(
+                    "UPDATE {} SET status = 'failed', ended_at = coalesce(ended_at, %s),"
+                    " errors = coalesce(errors, %s) WHERE status = 'running'"
+                ).format(log),
+                (self.synced_at, orjson.dumps([INTERRUPTED]).decode()),
+            )
+            watermark = self.conn.execute(
+                sql.SQL(
+                    "SELECT last_issue_updated_at FROM {} WHERE status = 'completed'"
+                    " AND last_issue_updated_at IS NOT NULL ORDER BY started_at DESC LIMIT 1"
+                ).format(log)
+            ).fetchone()
+            self.conn.execute(
+                sql.SQL("INSERT INTO {} (id, started_at, status) VALUES (%s, %s, 'running')").format(log),
                 (sync_id, self.synced_at),
             )
-        return sync_id
+        return sync_id, watermark[0].replace(tzinfo=dt.timezone.utc) if watermark else None
 
     def update_sync_log(
         self,
@@ -254,8 +266,14 @@ class PostgresBackend:
             batch.watermark = max((row[index] for row in rows if row[index] is not None), default=None)
         return batch
 
-    def merge_core(self, mapping: TableMapping, batch: Batch, mark_seen: bool) -> None:
-        """Load one staged batch of a seed-003 table in one transaction."""
+    def merge_core(
+        self, mapping: TableMapping, batch: Batch, generation: int | None = None, refreshing: bool = False
+    ) -> None:
+        """Load one staged batch of a seed-003 table in one transaction, its rows stamped with `generation`.
+
+        `refreshing`: this stream prunes older generations once it completes, so a row the batch names but
+        "newer wins" kept (the stored version is newer) is stamped too: the source still has it.
+        """
         temp = f"tmp_{mapping.table}"
         columns = mapping.column_names
         with self.conn.transaction():
@@ -264,20 +282,21 @@ class PostgresBackend:
             self._copy(temp, columns, batch.payload)
             if mapping.table == "issues":
                 self._placeholders(batch.parents)
-                self._merge_issues(temp, columns)
+                self._merge_issues(temp, columns, generation)
                 self._move_pending(sql.SQL("SELECT id FROM {}").format(sql.Identifier(temp)))
             elif mapping.table == "messages":
-                self._merge_messages(temp)
+                self._merge_messages(temp, generation)
             else:
-                self._merge_plain(mapping, temp, columns)
-            if mark_seen:
-                # An overwrite deletes rows this sync did not see; a row kept by "newer wins" was seen.
+                self._merge_plain(mapping, temp, columns, generation)
+            if refreshing:
                 self.conn.execute(
                     sql.SQL(
-                        "UPDATE {target} t SET synced_at = %s FROM {temp} s WHERE t.id = s.id AND t.synced_at < %s"
+                        "UPDATE {target} t SET {gen} = %s WHERE coalesce(t.{gen}, 0) < %s"
                         " AND t.id = ANY(ARRAY(SELECT id FROM {temp}))"  # by primary key: see _batch_ids
-                    ).format(target=self.ident(mapping.table), temp=sql.Identifier(temp)),
-                    (self.synced_at, self.synced_at),
+                    ).format(
+                        target=self.ident(mapping.table), temp=sql.Identifier(temp), gen=sql.Identifier(GENERATION)
+                    ),
+                    (generation, generation),
                 )
 
     def _newer_wins(self, table: str) -> sql.Composable:
@@ -286,12 +305,13 @@ class PostgresBackend:
     def _assignments(self, columns: Sequence[str]) -> sql.Composable:
         return sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns if c != "id")
 
-    def _merge_plain(self, mapping: TableMapping, temp: str, columns: Sequence[str]) -> None:
+    def _merge_plain(self, mapping: TableMapping, temp: str, columns: Sequence[str], generation: int | None) -> None:
         cols = sql.SQL(", ").join(map(sql.Identifier, columns))
         self.conn.execute(
             sql.SQL(
-                "INSERT INTO {target} AS t ({cols}, synced_at) SELECT {cols}, %s FROM {temp}"
-                " ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = EXCLUDED.synced_at WHERE {guard}"
+                "INSERT INTO {target} AS t ({cols}, synced_at, _airbyte_generation_id) SELECT {cols}, %s, %s FROM {temp}"
+                " ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = EXCLUDED.synced_at,"
+                " _airbyte_generation_id = EXCLUDED._airbyte_generation_id WHERE {guard}"
             ).format(
                 target=self.ident(mapping.table),
                 cols=cols,
@@ -299,7 +319,7 @@ class PostgresBackend:
                 assign=self._assignments(columns),
                 guard=self._newer_wins(mapping.table),
             ),
-            (self.synced_at,),
+            (self.synced_at, generation),
         )
 
     def _placeholders(self, parents: dict[str, list[str]]) -> None:
@@ -355,17 +375,17 @@ class PostgresBackend:
             args=self._calendar_args(),
         )
 
-    def _merge_issues(self, temp: str, columns: Sequence[str]) -> None:
+    def _merge_issues(self, temp: str, columns: Sequence[str], generation: int | None) -> None:
         computed = [c for c in columns if c != "first_response_at"]
         select = sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in computed)
         cols = sql.SQL(", ").join(map(sql.Identifier, computed))
         self.conn.execute(
             sql.SQL(
                 "INSERT INTO {target} AS t ({cols}, first_response_at, first_response_source, first_response_hours,"
-                " resolution_hours, synced_at)"
+                " resolution_hours, synced_at, _airbyte_generation_id)"
                 " SELECT {select}, f.first_response_at,"
                 " CASE WHEN s.first_response_at IS NOT NULL THEN 'pylon' END,"
-                " {fr_hours}, CASE WHEN s.closed_at IS NOT NULL THEN {res_hours} END, %s"
+                " {fr_hours}, CASE WHEN s.closed_at IS NOT NULL THEN {res_hours} END, %s, %s"
                 " FROM {temp} s"
                 # An aggregate keeps the planner from pulling the subquery up: f.first_response_at stays a plain
                 # column, so the business-hours functions inline (a sub-select argument blocks inlining).
@@ -379,8 +399,8 @@ class PostgresBackend:
                 " ON CONFLICT (id) DO UPDATE SET {assign}, first_response_at = EXCLUDED.first_response_at,"
                 " first_response_source = EXCLUDED.first_response_source,"
                 " first_response_hours = EXCLUDED.first_response_hours,"
-                " resolution_hours = EXCLUDED.resolution_hours, synced_at = EXCLUDED.synced_at"
-                " WHERE {guard}"
+                " resolution_hours = EXCLUDED.resolution_hours, synced_at = EXCLUDED.synced_at,"
+                " _airbyte_generation_id = EXCLUDED._airbyte_generation_id WHERE {guard}"
             ).format(
                 target=self.ident("issues"),
                 cols=cols,
@@ -395,13 +415,13 @@ class PostgresBackend:
                 assign=self._assignments(computed),
                 guard=self._newer_wins("issues"),
             ),
-            (self.synced_at,),
+            (self.synced_at, generation),
         )
 
     def _message_cols(self, prefix: str = "") -> sql.Composable:
         return sql.SQL(", ").join(sql.SQL(prefix + "{}").format(sql.Identifier(c)) for c in MESSAGE_COLUMNS)
 
-    def _merge_messages(self, temp: str) -> None:
+    def _merge_messages(self, temp: str, generation: int | None) -> None:
         """Messages whose issue exists go to `messages`; the others wait in the pending table.
 
         Only the issues this batch names are read, each by primary key (see `_known_issues`): a batch's cost
@@ -409,16 +429,18 @@ class PostgresBackend:
         """
         known = self._known_issues(temp)
         self._move_pending(sql.SQL("SELECT issue_id FROM {}").format(sql.Identifier(known)), recompute=False)
-        upsert = sql.SQL(" ON CONFLICT (id) DO UPDATE SET {}, synced_at = EXCLUDED.synced_at").format(
-            self._assignments(MESSAGE_COLUMNS)
-        )
+        upsert = sql.SQL(
+            " ON CONFLICT (id) DO UPDATE SET {}, synced_at = EXCLUDED.synced_at,"
+            " _airbyte_generation_id = EXCLUDED._airbyte_generation_id"
+        ).format(self._assignments(MESSAGE_COLUMNS))
         for target, where in (
             (self.ident("messages"), "EXISTS"),
             (self.ident(PENDING), "NOT EXISTS"),
         ):
             self.conn.execute(
                 sql.SQL(
-                    "INSERT INTO {target} AS t ({cols}, synced_at) SELECT {scols}, %s FROM {temp} s"
+                    "INSERT INTO {target} AS t ({cols}, synced_at, _airbyte_generation_id) SELECT {scols}, %s, %s"
+                    " FROM {temp} s"
                     " WHERE {where} (SELECT 1 FROM {known} k WHERE k.issue_id = s.issue_id)"
                 ).format(
                     target=target,
@@ -429,7 +451,7 @@ class PostgresBackend:
                     known=sql.Identifier(known),
                 )
                 + upsert,
-                (self.synced_at,),
+                (self.synced_at, generation),
             )
         self._recompute_first_response(known)
 
@@ -466,9 +488,10 @@ class PostgresBackend:
         self.conn.execute(
             sql.SQL(
                 "WITH gone AS (DELETE FROM {pending} p WHERE {which} RETURNING p.*),"
-                " ins AS (INSERT INTO {messages} AS t ({cols}, synced_at)"
-                " SELECT {cols}, synced_at FROM gone ON CONFLICT (id) DO UPDATE SET {assign},"
-                " synced_at = EXCLUDED.synced_at RETURNING t.issue_id)"
+                " ins AS (INSERT INTO {messages} AS t ({cols}, synced_at, _airbyte_generation_id)"
+                " SELECT {cols}, synced_at, _airbyte_generation_id FROM gone ON CONFLICT (id) DO UPDATE SET {assign},"
+                " synced_at = EXCLUDED.synced_at, _airbyte_generation_id = EXCLUDED._airbyte_generation_id"
+                " RETURNING t.issue_id)"
                 " INSERT INTO {moved} SELECT DISTINCT issue_id FROM ins"
             ).format(
                 pending=self.ident(PENDING),
@@ -527,23 +550,32 @@ class PostgresBackend:
             ).fetchall()
         return {issue_id: count for issue_id, count in rows}
 
-    def delete_unseen(self, mapping: TableMapping) -> int:
-        """Finish an overwrite of a dashboard table: drop the rows this sync did not write or see.
+    def delete_older_generations(self, mapping: TableMapping, minimum: int) -> int:
+        """Finish a refresh of a dashboard table: drop its rows of a generation lower than `minimum`.
 
-        Rename-and-swap would break the foreign keys and Prisma's constraint names, so the dashboard
-        tables are upserted in place and the stale rows go only once the stream completed.
+        Rename-and-swap would break the foreign keys and Prisma's constraint names, so the dashboard tables
+        are upserted in place and the stale rows go only once the stream completed. An account or user that
+        an issue still points to stays (a deleted account, a deactivated user: the list no longer returns
+        them, but the dashboard still attributes the issue); the list replaces it if it returns it again.
         """
         table = self.ident(mapping.table)
+        stale = sql.SQL("coalesce(t._airbyte_generation_id, 0) < %s")
         with self.conn.transaction():
             if mapping.table == "issues":
                 for child in (self.ident("messages"), self.ident(PENDING)):
                     self.conn.execute(
-                        sql.SQL(
-                            "DELETE FROM {child} m USING {issues} i WHERE m.issue_id = i.id AND i.synced_at < %s"
-                        ).format(child=child, issues=table),
-                        (self.synced_at,),
+                        sql.SQL("DELETE FROM {child} m USING {issues} t WHERE m.issue_id = t.id AND {stale}").format(
+                            child=child, issues=table, stale=stale
+                        ),
+                        (minimum,),
                     )
-            cursor = self.conn.execute(sql.SQL("DELETE FROM {} WHERE synced_at < %s").format(table), (self.synced_at,))
+            keep = sql.SQL("")
+            referenced = [column for column, parent in ISSUE_PARENTS if parent == mapping.table]
+            for column in referenced:
+                keep += sql.SQL(" AND NOT EXISTS (SELECT 1 FROM {issues} i WHERE i.{column} = t.id)").format(
+                    issues=self.ident("issues"), column=sql.Identifier(column)
+                )
+            cursor = self.conn.execute(sql.SQL("DELETE FROM {} t WHERE {}{}").format(table, stale, keep), (minimum,))
             return cursor.rowcount
 
     # ─── other streams ──────────────────────────────────────────────────────
@@ -554,38 +586,32 @@ class PostgresBackend:
     def _unique_index(self, table: str) -> str:
         return fit_identifier(f"{table}_pk_uidx")
 
-    def create_generic(self, stream: GenericStream, aside: bool) -> None:
-        """Create the stream's table (and, for an overwrite, a fresh table to load aside)."""
-        names = [stream.table] + ([aside_name(stream.table)] if aside else [])
+    def create_generic(self, stream: GenericStream) -> None:
         with self.conn.transaction():
-            for index, name in enumerate(names):
-                if index == 1:
-                    self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.ident(name)))
+            self.conn.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self.ident(stream.table),
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t)) for c, t in self._generic_columns(stream)
+                    ),
+                )
+            )
+            if stream.dedup:
                 self.conn.execute(
-                    sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                        self.ident(name),
-                        sql.SQL(", ").join(
-                            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
-                            for c, t in self._generic_columns(stream)
-                        ),
+                    sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                        sql.Identifier(self._unique_index(stream.table)),
+                        self.ident(stream.table),
+                        sql.SQL(", ").join(map(sql.Identifier, stream.key_columns)),
                     )
                 )
-                if stream.dedup:
-                    self.conn.execute(
-                        sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                            sql.Identifier(self._unique_index(name)),
-                            self.ident(name),
-                            sql.SQL(", ").join(map(sql.Identifier, stream.key_columns)),
-                        )
-                    )
 
     def stage_generic(self, stream: GenericStream, rows: Sequence[tuple]) -> Batch:
         types = ["text"] * len(stream.key_columns) + [t for _, _, t in GENERIC_STAGED]
         return Batch(self._encode(types, ((*row, seq) for seq, row in enumerate(rows))), len(rows))
 
-    def merge_generic(self, stream: GenericStream, batch: Batch, aside: bool) -> None:
-        """Load one staged batch of another stream in one transaction."""
-        target = aside_name(stream.table) if aside else stream.table
+    def merge_generic(self, stream: GenericStream, batch: Batch, refreshing: bool = False) -> None:
+        """Load one staged batch of another stream in one transaction (`refreshing`: see merge_core)."""
+        target = stream.table
         temp = "tmp_generic"
         loaded = [c for c, _ in self._generic_columns(stream) if c != "_airbyte_loaded_at"]
         temp_columns = [(c, "TEXT") for c in stream.key_columns] + [(c, t) for c, t, _ in GENERIC_STAGED]
@@ -626,28 +652,27 @@ class PostgresBackend:
                     ),
                 )
             )
-
-    def swap_generic(self, stream: GenericStream) -> None:
-        """Replace the stream's table by the one loaded aside, in one transaction."""
-        aside = aside_name(stream.table)
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.ident(stream.table)))
-            self.conn.execute(
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(self.ident(aside), sql.Identifier(stream.table))
-            )
-            if stream.dedup:
+            if refreshing and stream.generation_id is not None:
+                match = sql.SQL(" AND ").join(
+                    sql.SQL("t.{0} = s.{0}").format(sql.Identifier(c)) for c in stream.key_columns
+                )
                 self.conn.execute(
-                    sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                        self.ident(self._unique_index(aside)), sql.Identifier(self._unique_index(stream.table))
-                    )
+                    sql.SQL(
+                        "UPDATE {target} t SET _airbyte_generation_id = %s FROM {temp} s"
+                        " WHERE {match} AND coalesce(t._airbyte_generation_id, 0) < %s"
+                    ).format(target=self.ident(target), temp=sql.Identifier(temp), match=match),
+                    (stream.generation_id, stream.generation_id),
                 )
 
-    def drop_older_generations(self, stream: GenericStream, minimum_generation_id: int) -> None:
+    def drop_older_generations(self, stream: GenericStream, minimum: int) -> int:
+        """Finish a refresh of another stream's table: drop its rows of a generation lower than `minimum`."""
         with self.conn.transaction():
-            self.conn.execute(
-                sql.SQL("DELETE FROM {} WHERE _airbyte_generation_id < %s").format(self.ident(stream.table)),
-                (minimum_generation_id,),
-            )
+            return self.conn.execute(
+                sql.SQL("DELETE FROM {} WHERE coalesce(_airbyte_generation_id, 0) < %s").format(
+                    self.ident(stream.table)
+                ),
+                (minimum,),
+            ).rowcount
 
     # ─── check ──────────────────────────────────────────────────────────────
 

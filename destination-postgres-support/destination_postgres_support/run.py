@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
+import select
 import sys
 import time
 import traceback
@@ -19,11 +21,13 @@ from typing import IO, Any
 
 import orjson
 
-from .writer import BadLine, parse_line
+from .writer import IDLE, BadLine, Idle, parse_line
 
 logger = logging.getLogger("airbyte")
 GIL_SWITCH_INTERVAL_S = 0.0005
 GC_THRESHOLD = 100_000
+IDLE_TICK_S = 0.5
+READ_CHUNK = 1 << 16
 
 
 class _AirbyteLogHandler(logging.Handler):
@@ -42,11 +46,39 @@ class _AirbyteLogHandler(logging.Handler):
         self.out.flush()
 
 
-def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine]:
-    """Each stdin line as a message dict, or a BadLine the writer fails on once what came before is committed."""
-    for number, line in enumerate(stream, 1):
-        if not line.isspace():  # (not strip(): that copies every line)
-            yield parse_line(number, line)
+def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine | Idle]:
+    """Each stdin line as a message dict, or a BadLine the writer fails on once what came before is committed.
+
+    Reads the pipe's file descriptor directly, whatever is available at a time, and yields IDLE when nothing
+    arrived for IDLE_TICK_S: a source waiting on a rate limit leaves stdin quiet for minutes, and held
+    STATEs must still be committed and echoed within their bound (see writer.STATE_MAX_WAIT_S).
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests hand over BytesIO): no idle ticks
+        for number, line in enumerate(stream, 1):
+            if not line.isspace():  # (not strip(): that copies every line)
+                yield parse_line(number, line)
+        return
+    number = 0
+    tail = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], IDLE_TICK_S)
+        if not ready:
+            yield IDLE
+            continue
+        chunk = os.read(fd, READ_CHUNK)
+        if not chunk:
+            break
+        lines = chunk.split(b"\n")
+        lines[0] = tail + lines[0]
+        tail = lines.pop()
+        for line in lines:
+            number += 1
+            if line and not line.isspace():
+                yield parse_line(number, line)
+    if tail and not tail.isspace():
+        yield parse_line(number + 1, tail)
 
 
 def trace_error(message: str, internal: str, failure_type: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from .config import DestinationConfig
 from .errors import SYSTEM_ERROR, DestinationError, from_database
 from .flusher import Flusher, Job
 from .generic import GenericStream
-from .loader import Batch, PostgresBackend
+from .loader import INTERRUPTED, Batch, PostgresBackend
 from .mapping import FLUSH_ORDER, BadValue, TableMapping, core_mappings
 
 logger = logging.getLogger("airbyte")
@@ -43,21 +43,29 @@ class StreamPlan:
     namespace: str | None
     core: TableMapping | None
     generic: GenericStream | None
-    truncate: bool  # overwrite / refresh: replace what the table held once the stream completes
-    minimum_generation_id: int | None
-    completed: bool = False
+    generation_id: int | None  # stamped on every row this sync writes
+    prune_below: int | None  # once the stream completed, delete its rows of a lower generation
+    completed: bool = False  # the source said STREAM_STATUS COMPLETE: never inferred from the end of input
 
     @property
     def flush_rank(self) -> int:
         return FLUSH_ORDER.index(self.name) if self.core else len(FLUSH_ORDER)
 
 
-def _truncates(configured: Mapping[str, Any]) -> bool:
-    generation = configured.get("generation_id")
-    minimum = configured.get("minimum_generation_id")
-    if configured.get("destination_sync_mode") == "overwrite":
-        return True
-    return generation is not None and minimum is not None and minimum == generation and minimum > 0
+def generations(configured: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(generation stamped on rows, generation below which rows are stale) for one configured stream.
+
+    Stale means "of a generation lower than minimum_generation_id" and nothing else: Airbyte retries an
+    attempt and resumes a refresh under the same generation, and PyAirbyte sends generation_id =
+    minimum_generation_id = 1 on every write, so rows of the current generation from an earlier attempt or
+    sync are current. minimum_generation_id 0 or null: nothing is stale (an `overwrite` from a platform that
+    sends no generations included: without them, what is stale cannot be known).
+    """
+    generation, minimum = configured.get("generation_id"), configured.get("minimum_generation_id")
+    generation = generation if isinstance(generation, int) and not isinstance(generation, bool) else None
+    if generation is None or not isinstance(minimum, int) or isinstance(minimum, bool) or minimum <= 0:
+        return generation, None
+    return generation, minimum
 
 
 def plan_streams(catalog: Mapping[str, Any], config: DestinationConfig) -> dict[tuple[str | None, str], StreamPlan]:
@@ -66,7 +74,13 @@ def plan_streams(catalog: Mapping[str, Any], config: DestinationConfig) -> dict[
     for configured in catalog.get("streams", []):
         stream = configured["stream"]
         name, namespace = stream["name"], stream.get("namespace")
-        truncate = _truncates(configured)
+        generation, prune_below = generations(configured)
+        if prune_below is None and configured.get("destination_sync_mode") == "overwrite":
+            logger.info(
+                f"stream {name!r}: overwrite without generation ids (generation_id "
+                f"{configured.get('generation_id')!r}, minimum_generation_id "
+                f"{configured.get('minimum_generation_id')!r}): rows are upserted, none is deleted"
+            )
         core = mappings.get(name)
         generic = None
         if core is None:
@@ -78,11 +92,9 @@ def plan_streams(catalog: Mapping[str, Any], config: DestinationConfig) -> dict[
                 primary_key,
                 cursor,
                 dedup=configured.get("destination_sync_mode") == "append_dedup",
-                generation_id=configured.get("generation_id"),
+                generation_id=generation,
             )
-        plans[(namespace, name)] = StreamPlan(
-            name, namespace, core, generic, truncate, configured.get("minimum_generation_id")
-        )
+        plans[(namespace, name)] = StreamPlan(name, namespace, core, generic, generation, prune_below)
     return plans
 
 
@@ -113,6 +125,13 @@ class Buffers:
 
     def nonempty(self) -> list[tuple[str | None, str]]:
         return [k for k, v in self.keyed.items() if v] + [k for k, v in self.listed.items() if v]
+
+
+class Idle:
+    """Nothing arrived on stdin for a while: the writer still commits held STATEs and echoes committed ones."""
+
+
+IDLE = Idle()
 
 
 @dataclass(frozen=True)
@@ -164,7 +183,7 @@ class Writer:
 
     # ─── entry point ────────────────────────────────────────────────────────
 
-    def run(self, messages: Iterable[dict[str, Any] | BadLine]) -> Iterator[dict[str, Any]]:
+    def run(self, messages: Iterable[dict[str, Any] | BadLine | Idle]) -> Iterator[dict[str, Any]]:
         """Consume messages; yield the messages to write to stdout.
 
         A BadLine fails the sync, but only after everything before it is committed and its STATEs echoed:
@@ -175,10 +194,11 @@ class Writer:
         """
         try:
             self.backend.prepare()
-            self.sync_id = self.backend.start_sync_log()
+            # A quiet sync carries the last completed sync's watermark forward (seed 003 resumes from it).
+            self.sync_id, self.stats.watermark = self.backend.start_sync_log()
             for plan in self.plans.values():
                 if plan.generic is not None:
-                    self.backend.create_generic(plan.generic, aside=plan.truncate)
+                    self.backend.create_generic(plan.generic)
             self.flusher = flusher = Flusher(self._open_lanes())
         except Exception as err:
             for lane in self.lanes:
@@ -186,18 +206,21 @@ class Writer:
             raise self._as_error(err, "preparing the database") from err
         try:
             for message in messages:
-                if isinstance(message, BadLine):
+                if message is IDLE:
+                    pass
+                elif isinstance(message, BadLine):
                     self._flush_all()
                     flusher.wait()
                     yield from flusher.take_ready()
                     raise DestinationError(str(message), SYSTEM_ERROR)
-                kind = message.get("type")
-                if kind == "RECORD":
-                    self._record(message.get("record"))
-                elif kind == "STATE":
-                    self._state(message)
-                elif kind == "TRACE":
-                    self._trace(message.get("trace") or {})
+                else:
+                    kind = message.get("type")
+                    if kind == "RECORD":
+                        self._record(message.get("record"))
+                    elif kind == "STATE":
+                        self._state(message)
+                    elif kind == "TRACE":
+                        self._trace(message.get("trace") or {})
                 if self.held and time.monotonic() - self.held_since >= STATE_MAX_WAIT_S:
                     self._flush_all()
                 flusher.poll()
@@ -348,10 +371,11 @@ class Writer:
         """Runs on a flush thread: one transaction per batch, parents first."""
         for plan, batch in staged:
             try:
+                refreshing = plan.prune_below is not None
                 if plan.core is not None:
-                    lane.merge_core(plan.core, batch, mark_seen=plan.truncate)
+                    lane.merge_core(plan.core, batch, plan.generation_id, refreshing)
                 else:
-                    lane.merge_generic(plan.generic, batch, aside=plan.truncate)
+                    lane.merge_generic(plan.generic, batch, refreshing)
             except Exception as err:
                 raise self._as_error(err, f"loading stream {plan.name!r}") from err
             with self.stats_lock:
@@ -365,23 +389,27 @@ class Writer:
                 lane.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors)
 
     def _complete(self, plan: StreamPlan) -> None:
-        """The source finished this stream: an overwrite may now replace the old data."""
+        """The source finished this stream: a refresh may now delete the rows of older generations."""
         if plan.completed:
             return
         plan.completed = True
-        if plan.truncate:
-            if plan.core is not None:
-                removed = self.backend.delete_unseen(plan.core)
-                logger.info(f"overwrite of {plan.core.table}: removed {removed} rows the source no longer has")
-            else:
-                self.backend.swap_generic(plan.generic)
-        elif plan.generic is not None and plan.minimum_generation_id:
-            self.backend.drop_older_generations(plan.generic, plan.minimum_generation_id)
+        if plan.prune_below is None:
+            return
+        if plan.core is not None:
+            removed = self.backend.delete_older_generations(plan.core, plan.prune_below)
+            table = plan.core.table
+        else:
+            removed = self.backend.drop_older_generations(plan.generic, plan.prune_below)
+            table = plan.generic.table
+        logger.info(f"refresh of {table}: removed {removed} rows of generations below {plan.prune_below}")
 
     def _finish(self) -> None:
-        """Everything is flushed and committed: complete the streams, close sync_log."""
-        for plan in sorted(self.plans.values(), key=lambda p: p.flush_rank):
-            self._complete(plan)
+        """Everything is flushed and committed: close sync_log.
+
+        A stream the source never reported COMPLETE is not complete, whatever the end of input says (a killed
+        source or a signalled runner also ends stdin): nothing of it was pruned, and the sync is not
+        `completed`.
+        """
         self.backend.settle_pending()
         pending = self.backend.pending_messages()
         if pending:
@@ -393,9 +421,14 @@ class Writer:
             )
             logger.warning(note)
             self.stats.errors.append(note)
-        self.backend.update_sync_log(
-            self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors, status="completed"
-        )
+        unfinished = [p.name for p in self.plans.values() if not p.completed]
+        status = "completed"
+        if unfinished:
+            note = f"{INTERRUPTED}: no STREAM_STATUS COMPLETE for {', '.join(unfinished)}; nothing of them was deleted"
+            logger.warning(note)
+            self.stats.errors.append(note)
+            status = "failed"
+        self.backend.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors, status)
 
     def _fail(self, err: BaseException) -> None:
         self.flusher.abandon()  # the lanes' transactions rolled back as their jobs failed

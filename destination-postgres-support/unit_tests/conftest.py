@@ -44,6 +44,23 @@ def catalog_for(streams: Iterable[str], overwrite: Iterable[str] = (), append: I
     return {"streams": entries}
 
 
+def complete(*streams: str) -> list[str]:
+    """The STREAM_STATUS COMPLETE lines a source ends each stream with (only they let a refresh prune)."""
+    return [
+        json.dumps(
+            {
+                "type": "TRACE",
+                "trace": {
+                    "type": "STREAM_STATUS",
+                    "emitted_at": 1,
+                    "stream_status": {"stream_descriptor": {"name": name}, "status": "COMPLETE"},
+                },
+            }
+        )
+        for name in streams
+    ]
+
+
 def streams_in(lines: list[str]) -> list[str]:
     names = []
     for line in lines:

@@ -15,7 +15,7 @@ from destination_postgres_support.html_text import _feed_simple, _TextBuilder, _
 from destination_postgres_support.loader import PostgresBackend
 from destination_postgres_support.migrate import migrate
 
-from .conftest import catalog_for, write_subprocess
+from .conftest import catalog_for, complete, write_subprocess
 
 FAIL_ON_TITLE = """
 CREATE FUNCTION fail_on_boom() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -253,6 +253,7 @@ def test_two_lanes_load_disjoint_issue_batches_at_once_and_echo_states_in_order(
         lines.append(_record(n, title=f"title {n}"))
         if n % 25 == 0:
             lines.append(_state(n))
+    lines += complete("issues")
     outputs = list(DestinationPostgresSupport().write({**config, "batch_size": 20}, catalog_for(["issues"]), lines))
     assert [m.state.id for m in outputs] == list(range(25, 201, 25))
     batches = pg_conn.execute("SELECT pid, started, ended FROM batch_log ORDER BY started").fetchall()

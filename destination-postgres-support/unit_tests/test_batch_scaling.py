@@ -26,12 +26,12 @@ def _rows_read_by_seq_scan(conn: psycopg.Connection) -> dict[str, int]:
     return {name: 0 for name in WATCHED} | dict(rows)
 
 
-def _merge_and_count(backend: PostgresBackend, stream: str, records: list[dict], mark_seen: bool) -> dict[str, int]:
+def _merge_and_count(backend: PostgresBackend, stream: str, records: list[dict], refreshing: bool) -> dict[str, int]:
     mapping = core_mappings(backend.config.custom_field_slugs)[stream]
     batch = backend.stage_core(mapping, [mapping.row(r) for r in records])
     with backend.conn.transaction(force_rollback=True):  # merge_core's own transaction becomes a savepoint
         before = _rows_read_by_seq_scan(backend.conn)
-        backend.merge_core(mapping, batch, mark_seen=mark_seen)
+        backend.merge_core(mapping, batch, generation=3, refreshing=refreshing)
         after = _rows_read_by_seq_scan(backend.conn)
     return {name: after[name] - before[name] for name in WATCHED}
 
@@ -82,7 +82,7 @@ def test_message_batch_reads_no_table_in_full(big_backend):
         }
         for n in range(BATCH)
     ]
-    assert _merge_and_count(big_backend, "issue_messages", records, mark_seen=True) == dict.fromkeys(WATCHED, 0)
+    assert _merge_and_count(big_backend, "issue_messages", records, refreshing=True) == dict.fromkeys(WATCHED, 0)
 
 
 def test_issue_batch_reads_no_table_in_full(big_backend):
@@ -101,7 +101,7 @@ def test_issue_batch_reads_no_table_in_full(big_backend):
         }
         for n in range(BATCH)
     ]
-    assert _merge_and_count(big_backend, "issues", records, mark_seen=True) == dict.fromkeys(WATCHED, 0)
+    assert _merge_and_count(big_backend, "issues", records, refreshing=True) == dict.fromkeys(WATCHED, 0)
 
 
 def test_batches_stage_in_memory_and_a_used_pooled_session_keeps_working(pg_url):

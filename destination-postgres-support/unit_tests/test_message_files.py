@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import WriteFailed, catalog_for, load_lines, streams_in
+from .conftest import WriteFailed, catalog_for, complete, load_lines, streams_in
 
 
 def states(outputs):
@@ -154,7 +154,7 @@ def _seed_old_sync(config, pg_conn):
     lines = [
         json.dumps({"type": "RECORD", "record": {"stream": s, "data": d, "emitted_at": 1}})
         for s, d in [("accounts", {"id": "acc-old", "name": "Old"}), ("ticket_forms", {"id": "f-old"})]
-    ]
+    ] + complete("accounts", "ticket_forms")
     write_in_process(config, catalog_for(["accounts", "ticket_forms"]), lines)
 
 

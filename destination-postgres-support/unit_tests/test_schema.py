@@ -77,10 +77,11 @@ ADDED = {
         "first_response_hours",
         "resolution_hours",
         "first_response_source",
+        "_airbyte_generation_id",
     },
-    "accounts": {"updated_at"},
-    "users": {"updated_at"},
-    "messages": {"is_private"},
+    "accounts": {"updated_at", "_airbyte_generation_id"},
+    "users": {"updated_at", "_airbyte_generation_id"},
+    "messages": {"is_private", "_airbyte_generation_id"},
     "sync_log": set(),
 }
 FOREIGN_KEYS = {
