@@ -12,7 +12,6 @@ import logging
 import random
 from collections.abc import Iterator, Mapping
 from email.utils import parsedate_to_datetime
-from time import sleep
 from typing import Any
 
 import requests
@@ -22,6 +21,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from .budgets import Budgets
 from .config import PylonConfig
 from .dates import utc_now
+from .waits import pause
 
 logger = logging.getLogger("airbyte")
 
@@ -125,7 +125,7 @@ class PylonClient:
         for attempt in range(1, attempts + 1):
             response = None
             status: int | None = None
-            with budget.slot():
+            with budget.slot(where):
                 try:
                     response = self.session.request(
                         method,
@@ -153,7 +153,7 @@ class PylonClient:
                 break
             delay = backoff_seconds(attempt, status, retry_after, self.budgets.window)
             logger.warning(f"Pylon {where}: {problem}; retry {attempt}/{attempts - 1} in {delay:.1f}s")
-            sleep(delay)  # module-level so tests can patch it
+            pause(delay, f"to retry {where}")  # module-level so tests can patch it
         raise AirbyteTracedException(
             message=f"Pylon kept failing for {where} after {attempts} attempts ({problem}). This is usually "
             "temporary: rerun later (a sync resumes from its last state). If it persists, check the base URL.",

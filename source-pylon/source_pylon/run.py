@@ -2,10 +2,16 @@
 
 import sys
 
-from airbyte_cdk.entrypoint import launch
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 
+from .output import prompt_stdout
 from .source import SourcePylon
 
 
 def run() -> None:
-    launch(SourcePylon(), sys.argv[1:])
+    """The CDK's `launch()`, but every message reaches stdout as it is emitted (see output.py)."""
+    entrypoint = AirbyteEntrypoint(SourcePylon())
+    parsed_args = entrypoint.parse_args(sys.argv[1:])
+    with prompt_stdout() as out:
+        for message in entrypoint.run(parsed_args):
+            out.write(f"{message}\n")

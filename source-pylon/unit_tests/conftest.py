@@ -8,13 +8,17 @@ Backoff sleeps are patched: a test that needs them asserts on the recorded delay
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteStateMessage, SyncMode
+from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalogSerializer, SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 
@@ -28,13 +32,14 @@ pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]  # the standar
 CONNECTOR_ROOT = Path(__file__).resolve().parents[1]
 TIME_SCALE = 300  # a rate-limit minute lasts 0.2 s
 TOKEN = "pylon-test-token"
+PROCESS_TIMEOUT_S = 120  # far above any `main.py read` here: a hung source fails its test, not the suite
 
 
 @pytest.fixture(autouse=True)
 def sleeps(monkeypatch) -> list[float]:
     """Backoff delays the client asked for, instead of sleeping them."""
     recorded: list[float] = []
-    monkeypatch.setattr("source_pylon.client.sleep", recorded.append)
+    monkeypatch.setattr("source_pylon.client.pause", lambda seconds, reason: recorded.append(seconds))
     return recorded
 
 
@@ -129,3 +134,45 @@ def acceptance_secrets():
     (secrets / "invalid_config.json").write_text(json.dumps({**config, "api_token": "not-a-pylon-token"}, indent=2))
     yield server
     server.stop()
+
+
+class Read:
+    """A `main.py read` subprocess whose stdout lines are stamped with their arrival time."""
+
+    def __init__(self, tmp_path: Path, config: dict[str, Any], configured_catalog: Any) -> None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        catalog_json = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_json))
+        self.lines: list[tuple[float, dict[str, Any]]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, str(CONNECTOR_ROOT / "main.py"), "read"]
+            + ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+            cwd=CONNECTOR_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for raw in self.process.stdout:
+            arrived = time.monotonic()
+            try:
+                self.lines.append((arrived, json.loads(raw)))
+            except ValueError:
+                self.lines.append((arrived, {"type": "NOT_JSON", "text": raw.decode(errors="replace")}))
+
+    def wait(self) -> int:
+        try:
+            code = self.process.wait(timeout=PROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        self._reader.join(timeout=10)
+        return code
+
+    def of_type(self, kind: str) -> list[tuple[float, dict[str, Any]]]:
+        return [(at, message) for at, message in self.lines if message.get("type") == kind]
+
+    def logs(self) -> list[tuple[float, str]]:
+        return [(at, message["log"]["message"]) for at, message in self.of_type("LOG")]
