@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import (
@@ -11,6 +12,7 @@ from airbyte_cdk.models import (
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
+    FailureType,
 )
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
@@ -23,6 +25,31 @@ from .config import PylonConfig
 from .dates import utc_now
 from .endpoints import ENDPOINTS
 from .streams import IssueDocuments, IssueMessages, Issues, IssueThreads, ListStream, SurveyResponses
+
+ISSUE_FAMILY = (Issues, IssueMessages, IssueThreads, IssueDocuments)
+STREAM_NAMES = tuple(stream.name for stream in ISSUE_FAMILY) + tuple(endpoint.name for endpoint in ENDPOINTS)
+
+
+def require_offered(catalog: ConfiguredAirbyteCatalog, offered: Iterable[str]) -> None:
+    """A catalog naming a stream we do not offer is a config error, raised before any request.
+
+    The CDK only marks such a stream INCOMPLETE and exits 0: a typo'd raw catalog read nothing and looked fine.
+    """
+    offered = sorted(offered)
+    unknown = [c.stream.name for c in catalog.streams if c.stream.name not in offered]
+    if not unknown:
+        return
+    named = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, offered, n=1)
+        named.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    raise AirbyteTracedException(
+        message=f"The configured catalog names {'streams' if len(unknown) > 1 else 'a stream'} that source-pylon "
+        f"does not offer: {', '.join(named)}. The streams it offers are: {', '.join(offered)}. Fix the name in "
+        "the catalog, or refresh the source schema and reselect the streams.",
+        internal_message=f"unknown streams in the configured catalog: {unknown}",
+        failure_type=FailureType.config_error,
+    )
 
 
 class SourcePylon(AbstractSource):
@@ -57,13 +84,7 @@ class SourcePylon(AbstractSource):
             SurveyResponses(e, client, cache, parsed) if e.name == "survey_responses" else ListStream(e, client, cache)
             for e in ENDPOINTS
         ]
-        family = [
-            Issues(parsed, cache),
-            IssueMessages(parsed, cache),
-            IssueThreads(parsed, cache),
-            IssueDocuments(parsed, cache),
-        ]
-        return [*family, *lists]
+        return [*(stream(parsed, cache) for stream in ISSUE_FAMILY), *lists]
 
     def read(
         self,
@@ -72,6 +93,7 @@ class SourcePylon(AbstractSource):
         catalog: ConfiguredAirbyteCatalog,
         state: Any = None,
     ) -> Iterator[AirbyteMessage]:
+        require_offered(catalog, STREAM_NAMES)
         try:
             yield from super().read(logger, config, catalog, state)
         finally:
