@@ -12,11 +12,12 @@ incremental and a failed run resumes where its last committed state left off.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
 from .connections import FLOWS, ConfigMissing, load_config
-from .pipeline import SyncFailed
+from .pipeline import SyncFailed, SyncInterrupted
 from .runs import StateStore, run_flow
 
 
@@ -46,6 +47,10 @@ class Progress:
     def done(self) -> None:
         if self.live:
             self.out.write("\n")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,8 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress(flow.name)
     streams = args.streams.split(",") if args.streams else None
     started = time.monotonic()
+    # SIGTERM (a scheduler, `kill`) stops a sync the way Ctrl-C does: source first, committed state kept.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run_flow(flow, source_config, destination_config, store, streams=streams, progress=progress)
+    except SyncInterrupted as exc:
+        progress.done()
+        print(f"{flow.name}: {exc}", file=sys.stderr)
+        return 130
     except (SyncFailed, ValueError) as exc:
         progress.done()
         print(f"error: {exc}", file=sys.stderr)

@@ -26,6 +26,9 @@ import orjson
 # Connectors announce waits in their logs; the runner counts them for the progress line.
 RATE_LIMIT_LOG = re.compile(r"rate.?limit|retry-after|\b429\b|backing off", re.IGNORECASE)
 FORWARDED_TRACES = {"STREAM_STATUS"}
+# How long a connector asked to stop (SIGTERM) may take before it is killed: the destination commits what
+# it holds and echoes its last STATE in that time.
+STOP_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,18 @@ class Connector:
             stdout=stdout,
             stderr=None,  # connectors' stderr is the user's to see
             bufsize=1 << 16,
+            # Its own session: Ctrl-C reaches the runner only, which stops the source first and lets the
+            # destination commit what it received (a terminal's SIGINT to all three left no saved state).
+            start_new_session=True,
         )
 
 
 class SyncFailed(RuntimeError):
     """A sync did not complete; the message is the failing connector's own explanation."""
+
+
+class SyncInterrupted(SyncFailed):
+    """The runner was asked to stop (Ctrl-C, SIGTERM): the source was stopped, what was committed is kept."""
 
 
 @dataclass
@@ -122,23 +132,51 @@ def run_sync(
         pump.start()
 
         destination_errors: list[dict] = []
-        for raw in dest.stdout:
-            message = _parse(raw)
-            if message is None:
-                continue
-            kind = message.get("type")
-            if kind == "STATE":
-                result.state = merge_state(result.state, message["state"])
-                result.states_committed += 1
-                if on_state:
-                    on_state(result.state)
-            elif kind == "LOG":
-                _show_log(log, destination.name, message["log"])
-            elif kind == "TRACE":
-                destination_errors.append(message)
-        pump.join()
-        source_code, dest_code = src.wait(), dest.wait()
 
+        def collect() -> None:
+            for raw in dest.stdout:
+                message = _parse(raw)
+                if message is None:
+                    continue
+                kind = message.get("type")
+                if kind == "STATE":
+                    result.state = merge_state(result.state, message["state"])
+                    result.states_committed += 1
+                    if on_state:
+                        on_state(result.state)
+                elif kind == "LOG":
+                    _show_log(log, destination.name, message["log"])
+                elif kind == "TRACE":
+                    destination_errors.append(message)
+
+        interrupted = False
+        try:
+            try:
+                collect()
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (see flows.__main__)
+                interrupted = True
+                # The source stops; its end of output closes the destination's stdin, and the destination
+                # commits what it received and echoes the last STATEs (no STREAM_STATUS COMPLETE: it prunes
+                # nothing).
+                _stop(src)
+                collect()
+            dest_code = _wait(dest)
+            if dest_code != 0:
+                # The pump drains the source meanwhile, so it never blocks on a full pipe (seen: a destination
+                # failing at start-up hung the runner for good); nothing it sends can be written now.
+                _stop(src)
+        except BaseException:
+            _stop(src, grace=0)
+            _stop(dest, grace=0)
+            raise
+        pump.join()
+        source_code = src.wait()
+
+    if interrupted:
+        raise SyncInterrupted(
+            f"interrupted: the source was stopped; {result.states_committed} states were committed and "
+            "are saved, rerun to resume from them"
+        )
     if dest_code != 0:
         raise SyncFailed(f"{destination.name} failed: {error_of(destination_errors) or f'exit code {dest_code}'}")
     if source_code != 0:
@@ -155,38 +193,68 @@ def _parse(raw: bytes) -> dict | None:
 
 
 def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress, log: IO[str]) -> None:
-    """Source stdout -> destination stdin, as the platform does: data and stream statuses only."""
+    """Source stdout -> destination stdin, as the platform does: data and stream statuses only.
+
+    Once the destination is gone, the source's output is still read (and dropped) to its end: a source
+    blocked on a full pipe would never exit.
+    """
+    open_ = True
+    for raw in src.stdout:
+        message = _parse(raw)
+        if message is None:
+            continue
+        kind = message.get("type")
+        if kind == "RECORD":
+            result.records[message["record"]["stream"]] += 1
+        elif kind == "LOG":
+            _show_log(log, name, message["log"])
+            if RATE_LIMIT_LOG.search(message["log"].get("message", "")):
+                result.rate_limit_waits += 1
+            continue
+        elif kind == "TRACE":
+            if message["trace"].get("type") not in FORWARDED_TRACES:
+                errors.append(message)
+                continue
+        elif kind != "STATE":
+            continue
+        if open_:
+            try:
+                dest.stdin.write(raw)
+                if kind != "RECORD":
+                    # A STATE or stream status must not wait in this pipe's buffer (seen: no row committed
+                    # until the sync ended): records before it go along.
+                    dest.stdin.flush()
+            except BrokenPipeError:
+                open_ = False  # the destination died; its own error explains why
+        if progress and kind != "RECORD":
+            progress(result)
+        elif progress and sum(result.records.values()) % 500 == 0:
+            progress(result)
     try:
-        for raw in src.stdout:
-            message = _parse(raw)
-            if message is None:
-                continue
-            kind = message.get("type")
-            if kind == "RECORD":
-                result.records[message["record"]["stream"]] += 1
-            elif kind == "LOG":
-                _show_log(log, name, message["log"])
-                if RATE_LIMIT_LOG.search(message["log"].get("message", "")):
-                    result.rate_limit_waits += 1
-                continue
-            elif kind == "TRACE":
-                if message["trace"].get("type") not in FORWARDED_TRACES:
-                    errors.append(message)
-                    continue
-            elif kind != "STATE":
-                continue
-            dest.stdin.write(raw)
-            if progress and kind != "RECORD":
-                progress(result)
-            elif progress and sum(result.records.values()) % 500 == 0:
-                progress(result)
+        dest.stdin.close()
     except BrokenPipeError:
-        pass  # the destination died; its own error explains why
-    finally:
-        try:
-            dest.stdin.close()
-        except BrokenPipeError:
-            pass
+        pass
+
+
+def _stop(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:
+    """Ask a connector to stop (SIGTERM), kill it if it has not within `grace` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _wait(proc: subprocess.Popen) -> int:
+    """Wait for a connector; a second Ctrl-C meanwhile kills it."""
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.kill()
+        return proc.wait()
 
 
 def _show_log(out: IO[str], who: str, log: dict) -> None:
