@@ -18,6 +18,8 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from .waits import HEARTBEAT_SECONDS, announce, pause, worth_saying
+
 logger = logging.getLogger("airbyte")
 
 MINUTE = 60.0
@@ -54,7 +56,8 @@ class Pacer:
     """At most `per_minute` requests in any (scaled) minute, and a slow-down when the server runs low.
 
     `time_scale` shrinks every wait (60 makes a minute last one second) so tests and benchmarks against
-    the emulator keep the proportions of the real quota.
+    the emulator keep the proportions of the real quota. A wait worth mentioning is logged with the limit
+    behind it, and a long one is cut into heartbeats (waits.py).
     """
 
     def __init__(
@@ -71,27 +74,39 @@ class Pacer:
         self._sent: deque[float] = deque()
         self._lock = threading.Lock()
         self._pause_until = 0.0
+        self._pause_reason = ""
 
-    def wait_turn(self) -> None:
+    def wait_turn(self, purpose: str = "the next call") -> None:
         with self._lock:
+            say = True  # on the first wait, and again after each heartbeat spent waiting
             while True:
                 now = self._clock()
                 while self._sent and self._sent[0] <= now - self.window:
                     self._sent.popleft()
-                wait = self._pause_until - now
-                if len(self._sent) >= self.per_minute:
-                    wait = max(wait, self._sent[0] + self.window - now)
+                wait, reason = self._pause_until - now, self._pause_reason
+                if len(self._sent) >= self.per_minute and self._sent[0] + self.window - now > wait:
+                    wait = self._sent[0] + self.window - now
+                    reason = f"the requests_per_minute budget ({self.per_minute} calls per {self.window:g} s)"
                 if wait <= 0:
                     self._sent.append(now)
                     return
-                self._sleep(wait)
+                if say and worth_saying(wait):
+                    announce(wait, f"for {reason} before {purpose}")
+                step = min(wait, HEARTBEAT_SECONDS)
+                self._sleep(step)
+                say = step == HEARTBEAT_SECONDS
 
     def observe_remaining(self, remaining: int) -> None:
         """Spread the calls the server says are left over one window, rather than spend them at once."""
         if remaining <= LOW_REMAINING:
             spacing = self.window / max(remaining, 1)
             with self._lock:
-                self._pause_until = max(self._pause_until, self._clock() + spacing)
+                if self._clock() + spacing > self._pause_until:
+                    self._pause_until = self._clock() + spacing
+                    self._pause_reason = (
+                        f"Planhat's quota: it reported {remaining} calls left in its window ({REMAINING_HEADER}), "
+                        "so the rest are spread over a minute"
+                    )
 
 
 def backoff_seconds(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
@@ -143,21 +158,23 @@ class PlanhatClient:
         retry_after: float | None = None  # what the last failed answer asked for, if anything
         for attempt in range(MAX_RETRIES + 1):
             if attempt:
-                self._sleep(backoff_seconds(attempt - 1, self._rng, retry_after) / self.time_scale)
+                delay = backoff_seconds(attempt - 1, self._rng, retry_after) / self.time_scale
+                logger.info(f"GET {path}: {last_problem}; retry {attempt} of {MAX_RETRIES} in {delay:.1f} s")
+                pause(delay, f"to retry GET {path}", self._sleep)
                 retry_after = None
-            self.pacer.wait_turn()
+            self.pacer.wait_turn(f"GET {path}")
             self.requests_sent += 1
             try:
                 response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT_SECONDS)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
-                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
                 continue
             self._observe_quota(response)
             if response.status_code in RETRY_STATUSES:
                 retry_after = retry_after_seconds(response)
                 last_problem = f"HTTP {response.status_code}"
-                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
+                if response.status_code == 429:
+                    last_problem += " (the tenant's Planhat quota is used up)"
                 continue
             if response.status_code == 401:
                 raise self._unauthorized(path)
@@ -181,7 +198,6 @@ class PlanhatClient:
                 return orjson.loads(response.content)
             except orjson.JSONDecodeError:  # a truncated or garbled body: the next attempt usually gets it whole
                 last_problem = "a body that is not JSON"
-                logger.info(f"GET {path}: {last_problem}; retrying (attempt {attempt + 1} of {MAX_RETRIES})")
         raise AirbyteTracedException(
             message=f"Planhat kept failing on GET {path} ({last_problem}) after {MAX_RETRIES} retries over more "
             "than two minutes; the sync can be retried later.",

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import pytest
-from airbyte_cdk.models import AirbyteStateMessage, SyncMode
+from airbyte_cdk.models import (
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
+    SyncMode,
+)
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
@@ -16,10 +28,22 @@ from source_planhat.models import BY_STREAM
 
 # A rate-limit minute lasts one second on both sides, so quota tests take seconds, not minutes.
 TIME_SCALE = 60
+CONNECTOR_ROOT = Path(__file__).resolve().parents[1]
+PROCESS_TIMEOUT_S = 120  # far above any `main.py read` here: a hung source fails its test, not the suite
 
 
 def config_for(server, **overrides) -> dict:
     return {"api_token": PlanhatEmulator.TOKEN, "region": "custom", "base_url": server.url, **overrides}
+
+
+def catalog_of(streams: Iterable[str], mode: SyncMode = SyncMode.incremental) -> ConfiguredAirbyteCatalog:
+    """`mode` for the streams that support it, full refresh for the others (and for names we do not offer)."""
+    catalog = CatalogBuilder()
+    for name in streams:
+        incremental = name == "company_documents" or (name in BY_STREAM and BY_STREAM[name].incremental)
+        stream_mode = mode if incremental else SyncMode.full_refresh
+        catalog.with_stream(ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(stream_mode))
+    return catalog.build()
 
 
 def sync(
@@ -29,12 +53,8 @@ def sync(
     mode: SyncMode = SyncMode.incremental,
     expecting_exception: bool = False,
 ) -> EntrypointOutput:
-    catalog = CatalogBuilder()
-    for name in streams:
-        incremental = name == "company_documents" or BY_STREAM[name].incremental
-        stream_mode = mode if incremental else SyncMode.full_refresh
-        catalog.with_stream(ConfiguredAirbyteStreamBuilder().with_name(name).with_sync_mode(stream_mode))
-    return read(SourcePlanhat(time_scale=TIME_SCALE), config, catalog.build(), state, expecting_exception)
+    catalog = catalog_of(streams, mode)
+    return read(SourcePlanhat(time_scale=TIME_SCALE), config, catalog, state, expecting_exception)
 
 
 def states_of(output: EntrypointOutput) -> list[AirbyteStateMessage]:
@@ -86,3 +106,45 @@ def _recording(waits):
         return 0.0
 
     return backoff
+
+
+class Read:
+    """A `main.py read` subprocess whose stdout lines are stamped with their arrival time."""
+
+    def __init__(self, tmp_path: Path, config: dict[str, Any], configured_catalog: Any) -> None:
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        catalog_json = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_json))
+        self.lines: list[tuple[float, dict[str, Any]]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, str(CONNECTOR_ROOT / "main.py"), "read"]
+            + ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+            cwd=CONNECTOR_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for raw in self.process.stdout:
+            arrived = time.monotonic()
+            try:
+                self.lines.append((arrived, json.loads(raw)))
+            except ValueError:
+                self.lines.append((arrived, {"type": "NOT_JSON", "text": raw.decode(errors="replace")}))
+
+    def wait(self) -> int:
+        try:
+            code = self.process.wait(timeout=PROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        self._reader.join(timeout=10)
+        return code
+
+    def of_type(self, kind: str) -> list[tuple[float, dict[str, Any]]]:
+        return [(at, message) for at, message in self.lines if message.get("type") == kind]
+
+    def logs(self) -> list[tuple[float, str]]:
+        return [(at, message["log"]["message"]) for at, message in self.of_type("LOG")]
