@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from airbyte_cdk.models import ConnectorSpecification, ConnectorSpecificationSerializer, FailureType
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateMessage,
+    ConfiguredAirbyteCatalog,
+    ConnectorSpecification,
+    ConnectorSpecificationSerializer,
+    FailureType,
+)
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
@@ -16,6 +24,8 @@ from .client import PermissionDenied, PlanhatClient
 from .config import PlanhatConfig, spec
 from .models import BY_STREAM, MODELS
 from .streams import CompanyDocumentsStream, ReadContext, model_stream
+
+STREAM_NAMES = tuple(model.stream for model in MODELS) + (CompanyDocumentsStream.name,)
 
 
 def parse_config(config: Mapping[str, Any]) -> PlanhatConfig:
@@ -27,6 +37,28 @@ def parse_config(config: Mapping[str, Any]) -> PlanhatConfig:
             message=f"The Planhat configuration is invalid: {problems}",
             failure_type=FailureType.config_error,
         ) from None
+
+
+def require_offered(catalog: ConfiguredAirbyteCatalog, offered: Iterable[str]) -> None:
+    """A catalog naming a stream we do not offer is a config error, raised before any request.
+
+    The CDK only marks such a stream INCOMPLETE and exits 0: a typo'd raw catalog read nothing and looked fine.
+    """
+    offered = sorted(offered)
+    unknown = [c.stream.name for c in catalog.streams if c.stream.name not in offered]
+    if not unknown:
+        return
+    named = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, offered, n=1)
+        named.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    raise AirbyteTracedException(
+        message=f"The configured catalog names {'streams' if len(unknown) > 1 else 'a stream'} that "
+        f"source-planhat does not offer: {', '.join(named)}. The streams it offers are: {', '.join(offered)}. "
+        "Fix the name in the catalog, or refresh the source schema and reselect the streams.",
+        internal_message=f"unknown streams in the configured catalog: {unknown}",
+        failure_type=FailureType.config_error,
+    )
 
 
 class SourcePlanhat(AbstractSource):
@@ -61,6 +93,16 @@ class SourcePlanhat(AbstractSource):
         parsed = parse_config(config)
         context = ReadContext(parsed, self.client(parsed))
         return [model_stream(model, context) for model in MODELS] + [CompanyDocumentsStream(context)]
+
+    def read(
+        self,
+        logger: logging.Logger,
+        config: Mapping[str, Any],
+        catalog: ConfiguredAirbyteCatalog,
+        state: list[AirbyteStateMessage] | None = None,
+    ) -> Iterator[AirbyteMessage]:
+        require_offered(catalog, STREAM_NAMES)
+        yield from super().read(logger, config, catalog, state)
 
 
 __all__ = ["SourcePlanhat"]
