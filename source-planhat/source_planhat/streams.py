@@ -19,6 +19,17 @@ from .config import PlanhatConfig
 from .models import BY_STREAM, CURSOR_FIELD, Model
 from .paging import SortCheck, parse_time, read_all, read_updated_since
 
+# reference: a user reference is an id string on GET-by-id but {_id, nickName} on lists. The schema declares
+# the object (a string|object union is a type no orchestrator can give a column), so a bare id is wrapped.
+USER_REFERENCES = {"companies": ("owner", "coOwner")}
+
+
+def with_user_objects(stream: str, record: Mapping[str, Any]) -> Mapping[str, Any]:
+    bare = [key for key in USER_REFERENCES.get(stream, ()) if isinstance(record.get(key), str)]
+    if not bare:
+        return record
+    return {**record, **{key: {"_id": record[key]} for key in bare}}
+
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
@@ -132,7 +143,8 @@ class ModelStream(Stream):
         stream_state: Mapping[str, Any] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         try:
-            yield from self._records(sync_mode)
+            for record in self._records(sync_mode):
+                yield with_user_objects(self.name, record)
         except PermissionDenied as denied:
             self.logger.warning(skip_message(self.name, denied, self.model.path.strip("/")))
 
