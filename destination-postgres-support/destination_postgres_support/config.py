@@ -13,7 +13,9 @@ import zoneinfo
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 DOCUMENTATION_URL = "https://github.com/supportsuite/airbyte-support-connectors/tree/main/destination-postgres-support"
 SUPPORTED_SYNC_MODES = ["append", "append_dedup", "overwrite"]
@@ -165,6 +167,21 @@ class DestinationConfig(BaseModel):
         json_schema_extra={"order": 7},
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgres_url(cls, value: SecretStr) -> SecretStr:
+        """Parsed here, so a malformed URL is the user's to fix (config_error), said without echoing it."""
+        try:
+            parts = conninfo_to_dict(value.get_secret_value())
+        except psycopg.ProgrammingError:
+            raise ValueError(
+                "not a PostgreSQL connection string: expected postgresql://user:password@host:port/database"
+            ) from None
+        for port in str(parts.get("port") or "").split(","):
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError("the port in the database URL must be a number from 1 to 65535")
+        return value
+
     @field_validator("schema_name")
     @classmethod
     def _schema_fits(cls, value: str) -> str:
@@ -223,3 +240,12 @@ def render_spec() -> str:
 
 if __name__ == "__main__":
     print(render_spec(), end="")
+
+
+def describe(err: ValidationError) -> str:
+    """A validation error as `field: problem` lines, never with the input (it may be a password)."""
+    problems = []
+    for problem in err.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in problem["loc"]) or "config"
+        problems.append(f"{where}: {problem['msg']}")
+    return "; ".join(problems)

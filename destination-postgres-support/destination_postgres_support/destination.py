@@ -25,10 +25,10 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pydantic import ValidationError
 
-from .config import DestinationConfig, render_spec
+from .config import DestinationConfig, describe, render_spec
 from .errors import DestinationError, classify, from_database
 from .loader import PostgresBackend, connect
-from .writer import BadLine, Writer, parse_line
+from .writer import BadLine, Numbered, Writer, parse_line
 
 
 @dataclass
@@ -72,7 +72,7 @@ class DestinationPostgresSupport(Destination):
         try:
             parsed = DestinationConfig.model_validate(dict(config))
         except ValidationError as err:
-            return AirbyteConnectionStatus(status=Status.FAILED, message=f"Invalid configuration: {err}")
+            return AirbyteConnectionStatus(status=Status.FAILED, message=f"Invalid configuration: {describe(err)}")
         try:
             with connect(parsed) as conn:
                 problems = PostgresBackend(parsed, conn).missing_privileges()
@@ -97,8 +97,8 @@ class DestinationPostgresSupport(Destination):
             parsed = DestinationConfig.model_validate(dict(config))
         except ValidationError as err:
             raise AirbyteTracedException(
-                message=f"Invalid configuration: {err}", failure_type=FailureType.config_error
-            ) from err
+                message=f"Invalid configuration: {describe(err)}", failure_type=FailureType.config_error
+            ) from None
         catalog = (
             dict(configured_catalog)
             if isinstance(configured_catalog, Mapping)
@@ -111,7 +111,7 @@ class DestinationPostgresSupport(Destination):
                 raise from_database(err, "connecting") from err
             with conn:
                 writer = Writer(parsed, catalog, PostgresBackend(parsed, conn))
-                for output in writer.run(_as_dict(n, m) for n, m in enumerate(input_messages, 1)):
+                for output in writer.run(Numbered((n, _as_dict(n, m)) for n, m in enumerate(input_messages, 1))):
                     yield _as_message(output)
         except DestinationError as err:
             raise traced(err) from err

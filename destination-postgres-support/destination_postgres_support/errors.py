@@ -31,6 +31,18 @@ def _classify(err: BaseException) -> tuple[str, str]:
     lowered = text.lower()
     if code == INVALID_PASSWORD or "password authentication failed" in lowered:
         return CONFIG_ERROR, "Postgres rejected the user or password: fix them in the database URL."
+    if "does not support ssl" in lowered:
+        return (
+            CONFIG_ERROR,
+            "The server does not accept encrypted (TLS) connections, but the config requires them (sslmode "
+            "`require` or stricter): use a server with TLS, or set ssl_mode to `prefer` or `disable`.",
+        )
+    if isinstance(err, psycopg.ProgrammingError) and "connection info string" in lowered:
+        # libpq quotes the string it could not parse: the URL, password included. Never repeat it.
+        return CONFIG_ERROR, (
+            "The database URL is not a PostgreSQL connection string: expected "
+            "postgresql://user:password@host:port/database."
+        )
     if any(hint in lowered for hint in _TLS_HINTS) and (
         code in (INVALID_AUTHORIZATION, "") or "ssl" in lowered or "insecure" in lowered
     ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -82,8 +83,19 @@ def _strip_nul(value: Any) -> Any:
 
 
 def json_text(value: Any) -> str:
-    """JSON for a jsonb column; jsonb rejects \\u0000, so NULs are removed first when present."""
-    text = orjson.dumps(value).decode()
+    """JSON for a jsonb column; jsonb rejects \\u0000, so NULs are removed first when present.
+
+    orjson stops at 254 levels of nesting; the standard library goes on to Python's recursion limit.
+    """
+    try:
+        text = orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except RecursionError:
+            raise BadValue("the record is nested too deeply to store (more than ~900 levels)") from None
+        except ValueError as err:
+            raise BadValue(str(err)) from None
     if "\\u0000" in text:
         text = orjson.dumps(_strip_nul(value)).decode()
     return text

@@ -24,6 +24,7 @@ from .html_text import html_to_text
 # kind → (temp-table type, binary COPY type)
 PG_TYPES = {
     "text": ("TEXT", "text"),
+    "id": ("TEXT", "text"),  # a primary key: text, but only from a string or an integer
     "int": ("INTEGER", "int4"),
     # Binary COPY writes timestamptz and timestamp alike: microseconds since 2000-01-01, UTC for timestamptz.
     # So an aware UTC datetime lands in a TIMESTAMP column as its naive UTC value (Prisma's convention)
@@ -53,6 +54,16 @@ def to_text(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return strip_nul(orjson.dumps(value).decode())
     return str(value)
+
+
+def to_id(value: Any) -> str | None:
+    """A record's id: a string or an integer. An object or list would land as its JSON text, a key no
+    other record could ever match."""
+    if value is None or isinstance(value, str):
+        return to_text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise BadValue(f"expected a string or integer id, got {type(value).__name__}")
 
 
 def to_int(value: Any) -> int | None:
@@ -128,6 +139,7 @@ def to_bool(value: Any) -> bool | None:
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": to_text,
+    "id": to_id,
     "int": to_int,
     "ts": to_timestamp,
     "tags": to_tags,
@@ -283,6 +295,7 @@ def message_text(record: Mapping[str, Any]) -> Any:
 # Per kind: the test under which a value already is what its column holds, so the converter is not called.
 _ALREADY = {
     "text": "v.__class__ is str and '\\x00' not in v",
+    "id": "v.__class__ is str and '\\x00' not in v",
     "int": "v.__class__ is int and INT4_MIN <= v <= INT4_MAX",
     "bool": "v is None or v.__class__ is bool",
 }
@@ -405,7 +418,7 @@ def issues(slugs: CustomFieldSlugs) -> TableMapping:
         stream="issues",
         table="issues",
         columns=(
-            Column("id", "text", Key("id"), required=True),
+            Column("id", "id", Key("id"), required=True),
             Column("title", "text", Key("title"), default=""),
             Column("state", "text", Key("state"), default=""),
             Column("priority", "text", FirstOf((CustomField(slugs.priority), Key("priority")))),
@@ -438,7 +451,7 @@ ACCOUNTS = TableMapping(
     stream="accounts",
     table="accounts",
     columns=(
-        Column("id", "text", Key("id"), required=True),
+        Column("id", "id", Key("id"), required=True),
         Column("name", "text", Key("name"), default=""),
         Column("domain", "text", FirstOf((Key("domain"), Key("primary_domain")))),
         Column("updated_at", "ts", Key("updated_at")),
@@ -449,7 +462,7 @@ USERS = TableMapping(
     stream="users",
     table="users",
     columns=(
-        Column("id", "text", Key("id"), required=True),
+        Column("id", "id", Key("id"), required=True),
         Column("name", "text", Key("name"), default=""),
         Column("email", "text", Key("email")),
         Column("updated_at", "ts", Key("updated_at")),
@@ -460,8 +473,8 @@ MESSAGES = TableMapping(
     stream="issue_messages",
     table="messages",
     columns=(
-        Column("id", "text", Key("id"), required=True),
-        Column("issue_id", "text", Key("issue_id"), required=True),
+        Column("id", "id", Key("id"), required=True),
+        Column("issue_id", "id", Key("issue_id"), required=True),
         Column("sender_type", "text", Derived(sender_type)),
         Column("sender_name", "text", FirstOf((Path(("author", "name")), Path(("sender", "name"))))),
         Column("body_text", "text", Derived(message_text)),

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from .writer import IDLE, BadLine, Idle, parse_line
+from .writer import IDLE, BadLine, Idle, Numbered, parse_line
 
 logger = logging.getLogger("airbyte")
 GIL_SWITCH_INTERVAL_S = 0.0005
@@ -46,7 +46,7 @@ class _AirbyteLogHandler(logging.Handler):
         self.out.flush()
 
 
-def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine | Idle]:
+def parse_lines(stream: IO[bytes]) -> Iterator[tuple[int, dict[str, Any] | BadLine | Idle]]:
     """Each stdin line as a message dict, or a BadLine the writer fails on once what came before is committed.
 
     Reads the pipe's file descriptor directly, whatever is available at a time, and yields IDLE when nothing
@@ -58,14 +58,14 @@ def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine | Idle]:
     except (AttributeError, OSError, ValueError):  # not a real file (tests hand over BytesIO): no idle ticks
         for number, line in enumerate(stream, 1):
             if not line.isspace():  # (not strip(): that copies every line)
-                yield parse_line(number, line)
+                yield number, parse_line(number, line)
         return
     number = 0
     tail = b""
     while True:
         ready, _, _ = select.select([fd], [], [], IDLE_TICK_S)
         if not ready:
-            yield IDLE
+            yield number, IDLE
             continue
         chunk = os.read(fd, READ_CHUNK)
         if not chunk:
@@ -76,12 +76,13 @@ def parse_lines(stream: IO[bytes]) -> Iterator[dict[str, Any] | BadLine | Idle]:
         for line in lines:
             number += 1
             if line and not line.isspace():
-                yield parse_line(number, line)
+                yield number, parse_line(number, line)
     if tail and not tail.isspace():
-        yield parse_line(number + 1, tail)
+        yield number + 1, parse_line(number + 1, tail)
 
 
-def trace_error(message: str, internal: str, failure_type: str) -> dict[str, Any]:
+def trace_error(message: str, internal: str, failure_type: str, stack: bool = True) -> dict[str, Any]:
+    """`stack`: False where the traceback would quote the input (a config may hold a password)."""
     return {
         "type": "TRACE",
         "trace": {
@@ -91,7 +92,7 @@ def trace_error(message: str, internal: str, failure_type: str) -> dict[str, Any
                 "message": message,
                 "internal_message": internal,
                 "failure_type": failure_type,
-                "stack_trace": traceback.format_exc(),
+                **({"stack_trace": traceback.format_exc()} if stack else {}),
             },
         },
     }
@@ -101,7 +102,7 @@ def write(config_path: str, catalog_path: str, stdin: IO[bytes], stdout: IO[byte
     import psycopg
     from pydantic import ValidationError
 
-    from .config import DestinationConfig
+    from .config import DestinationConfig, describe
     from .errors import CONFIG_ERROR, DestinationError, from_database
     from .loader import PostgresBackend, connect
     from .writer import Writer
@@ -119,13 +120,24 @@ def write(config_path: str, catalog_path: str, stdin: IO[bytes], stdout: IO[byte
         logger.addHandler(_AirbyteLogHandler(stdout))
         logger.setLevel(logging.INFO)
         logger.propagate = False
+    problem = _not_a_json_object(config_path)
+    if problem is None:
+        try:
+            with open(config_path, "rb") as f:
+                config = DestinationConfig.model_validate(orjson.loads(f.read()))
+        except ValidationError as err:
+            problem = f"Invalid config ({config_path}): {describe(err)}"
+    if problem is not None:
+        stdout.write(orjson.dumps(trace_error(problem, problem, CONFIG_ERROR, stack=False)) + b"\n")
+        return 1
     try:
-        with open(config_path, "rb") as f:
-            config = DestinationConfig.model_validate(orjson.loads(f.read()))
         with open(catalog_path, "rb") as f:
             catalog = orjson.loads(f.read())
-    except (ValidationError, orjson.JSONDecodeError, OSError) as err:
-        stdout.write(orjson.dumps(trace_error(f"Invalid config or catalog: {err}", repr(err), CONFIG_ERROR)) + b"\n")
+        if not isinstance(catalog, dict) or not isinstance(catalog.get("streams"), list):
+            raise ValueError("it has no `streams` list")
+    except (orjson.JSONDecodeError, OSError, ValueError) as err:
+        problem = f"The configured catalog {catalog_path} is not a configured catalog: {err}"
+        stdout.write(orjson.dumps(trace_error(problem, problem, CONFIG_ERROR, stack=False)) + b"\n")
         return 1
     try:
         try:
@@ -133,7 +145,7 @@ def write(config_path: str, catalog_path: str, stdin: IO[bytes], stdout: IO[byte
         except psycopg.Error as err:
             raise from_database(err, "connecting") from err
         with conn:
-            for message in Writer(config, catalog, PostgresBackend(config, conn)).run(parse_lines(stdin)):
+            for message in Writer(config, catalog, PostgresBackend(config, conn)).run(Numbered(parse_lines(stdin))):
                 stdout.write(orjson.dumps(message) + b"\n")
                 stdout.flush()
     except DestinationError as err:
@@ -153,6 +165,36 @@ def run(args: list[str] | None = None) -> None:
         parsed = parser.parse_args(args[1:])
         sys.exit(write(parsed.config, parsed.catalog, sys.stdin.buffer, sys.stdout.buffer))
 
+    config_path = _option(args, "--config")
+    if config_path is not None:
+        problem = _not_a_json_object(config_path)
+        if problem:
+            sys.stdout.buffer.write(orjson.dumps(trace_error(problem, problem, "config_error", stack=False)) + b"\n")
+            sys.exit(1)
+
     from .destination import DestinationPostgresSupport
 
     DestinationPostgresSupport().run(args)
+
+
+def _option(args: list[str], name: str) -> str | None:
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _not_a_json_object(path: str) -> str | None:
+    """Why the CDK would answer this config file with its generic "Something went wrong", if it would."""
+    try:
+        with open(path, "rb") as f:
+            value = orjson.loads(f.read())
+    except OSError as err:
+        return f"Cannot read the config file {path}: {err.strerror}"
+    except orjson.JSONDecodeError as err:
+        return f"The config file {path} is not JSON: {err}"
+    if not isinstance(value, dict):
+        return f"The config file {path} must hold a JSON object, not a {type(value).__name__}"
+    return None

@@ -134,6 +134,23 @@ class Idle:
 IDLE = Idle()
 
 
+class BadRecord(ValueError):
+    """A record of a configured stream that cannot become a row (no key, a value of the wrong type)."""
+
+
+class Numbered:
+    """Messages from (line number, message) pairs; `line` is the number of the last one handed out, so an
+    error can say where in the input the record it cannot write is."""
+
+    def __init__(self, pairs: Iterable[tuple[int, Any]]):
+        self.pairs = pairs
+        self.line: int | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        for self.line, message in self.pairs:  # noqa: B020 -- the attribute is the point
+            yield message
+
+
 @dataclass(frozen=True)
 class BadLine:
     """An input line that is not an Airbyte message: the sync commits what came before it, then fails."""
@@ -154,6 +171,8 @@ def parse_line(number: int, line: str | bytes) -> dict[str, Any] | BadLine:
         return BadLine(number, f"no message type: {line[:MAX_LOGGED_LINE]!r}")
     if message["type"] == "RECORD" and not isinstance((message.get("record") or {}).get("data"), dict):
         return BadLine(number, "a RECORD without a data object")
+    if message["type"] == "STATE" and not isinstance(message.get("state"), dict):
+        return BadLine(number, "a STATE without a state object")
     return message
 
 
@@ -209,14 +228,15 @@ class Writer:
                 if message is IDLE:
                     pass
                 elif isinstance(message, BadLine):
-                    self._flush_all()
-                    flusher.wait()
-                    yield from flusher.take_ready()
-                    raise DestinationError(str(message), SYSTEM_ERROR)
+                    yield from self._commit_then_fail(str(message))
                 else:
                     kind = message.get("type")
                     if kind == "RECORD":
-                        self._record(message.get("record"))
+                        try:
+                            self._record(message.get("record"))
+                        except BadRecord as err:
+                            line = getattr(messages, "line", None)
+                            yield from self._commit_then_fail(f"line {line} of the input: {err}" if line else str(err))
                     elif kind == "STATE":
                         self._state(message)
                     elif kind == "TRACE":
@@ -245,6 +265,14 @@ class Writer:
             for lane in self.lanes:
                 lane.close()
 
+    def _commit_then_fail(self, problem: str) -> Iterator[dict[str, Any]]:
+        """Commit and echo everything before a message that cannot be written, then fail naming it: a retry
+        then starts after what was accepted instead of failing at the same place with nothing kept."""
+        self._flush_all()
+        self.flusher.wait()
+        yield from self.flusher.take_ready()
+        raise DestinationError(f"{problem.rstrip('.')}. Everything before it was committed.", SYSTEM_ERROR)
+
     def _open_lanes(self) -> list[PostgresBackend]:
         """One connection per loading lane. Lanes past the first are a speed-up: a server out of connections
         refuses them, and the sync goes on with the lanes it has."""
@@ -270,10 +298,8 @@ class Writer:
         if plan is None:
             matches = [(k, p) for k, p in self.plans.items() if p.name == name]
             if len(matches) != 1:
-                raise DestinationError(
-                    f"Received a record for stream {name!r} (namespace {namespace!r}), which is not in the "
-                    "configured catalog.",
-                    SYSTEM_ERROR,
+                raise BadRecord(
+                    f"a record for stream {name!r} (namespace {namespace!r}), which is not in the configured catalog."
                 )
             key, plan = matches[0]
         return key, plan
@@ -291,9 +317,7 @@ class Writer:
                     key, plan.generic.row(data, record.get("emitted_at"), record.get("meta"))
                 )
         except BadValue as err:
-            raise DestinationError(
-                f"Stream {plan.name!r}: record {_record_id(data)} cannot be written: {err}.", SYSTEM_ERROR
-            ) from None
+            raise BadRecord(f"stream {plan.name!r}: record {_record_id(data)} cannot be written: {err}.") from None
         self.since_state[key] = self.since_state.get(key, 0) + 1
         if size >= self.config.batch_size:
             if self.held:  # held STATEs cover every stream's buffered rows: all of them must be written
