@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 
-from .connections import FLOWS, ConfigMissing, load_config
+from .connections import FLOWS, ConfigMissing, environment, load_config, not_needed
 from .pipeline import SyncFailed, SyncInterrupted
 from .runs import StateStore, run_flow
 
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--source-config", help="JSON config file (default: environment variables)")
     run.add_argument("--destination-config", help="JSON config file (default: environment variables)")
     run.add_argument("--streams", help="comma-separated streams (default: the flow's own)")
+    run.add_argument("--env-file", help="variables to read besides the environment (default: ./.env if present)")
     run.add_argument("--state-dir", default=".state", help="where committed states are kept (default .state)")
     run.add_argument("--reset", action="store_true", help="forget the saved state: a full re-read")
     sub.add_parser("demo", help="every flow on the local emulators, twice, with a summary")
@@ -78,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
 
     flow = FLOWS[args.flow]
     try:
-        source_config = load_config(flow.source, args.source_config)
-        destination_config = load_config(flow.destination, args.destination_config)
+        environ = environment(args.env_file)
+        source_config = load_config(flow.source, args.source_config, environ)
+        destination_config = load_config(flow.destination, args.destination_config, environ)
     except (ConfigMissing, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in not_needed(environ):
+        print(f"warning: {warning}", file=sys.stderr)
     store = StateStore(args.state_dir, flow.name)
     if args.reset:
         store.clear()
