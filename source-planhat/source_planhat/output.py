@@ -46,8 +46,7 @@ _active: PromptStdout | None = None
 
 
 def quiet_seconds() -> float:
-    """Seconds since the last message went out; 0 when the source runs in-process (tests, PyAirbyte's
-    Python path), where nothing watches the gaps between messages."""
+    """Seconds since the last message went out; 0 when the source runs in-process (as in unit tests)."""
     return time.monotonic() - _active.last_write if _active else 0.0
 
 

@@ -15,6 +15,7 @@ import yaml
 from airbyte_cdk.models import SyncMode
 
 from emulators.planhat import PlanhatEmulator
+from source_planhat import waits
 from source_planhat.client import TIMEOUT_SECONDS, Pacer
 from source_planhat.waits import HEARTBEAT_SECONDS, pause
 
@@ -135,3 +136,11 @@ def test_max_seconds_between_messages_outlasts_the_longest_silence_the_code_allo
     metadata = yaml.safe_load((CONNECTOR_ROOT / "metadata.yaml").read_text())["data"]
     longest_silence = HEARTBEAT_SECONDS + sum(TIMEOUT_SECONDS)
     assert metadata["maxSecondsBetweenMessages"] >= 2 * longest_silence
+
+
+def test_a_short_wait_is_said_once_the_source_has_been_quiet_for_a_heartbeat(monkeypatch):
+    """Many small calls in a row with nothing to emit would otherwise leave the source silent for minutes."""
+    monkeypatch.setattr(waits, "quiet_seconds", lambda: 0.0)
+    assert not waits.worth_saying(3.0) and waits.worth_saying(5.0)
+    monkeypatch.setattr(waits, "quiet_seconds", lambda: HEARTBEAT_SECONDS - 2.0)
+    assert waits.worth_saying(3.0)

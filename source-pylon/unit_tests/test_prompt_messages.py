@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from source_pylon import waits
 from source_pylon.client import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from source_pylon.waits import HEARTBEAT_SECONDS, LOG_WAITS_FROM_SECONDS, pause
 
@@ -80,3 +81,11 @@ def test_max_seconds_between_messages_outlasts_the_longest_silence_the_code_allo
     metadata = yaml.safe_load((CONNECTOR_ROOT / "metadata.yaml").read_text())["data"]
     longest_silence = HEARTBEAT_SECONDS + CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
     assert metadata["maxSecondsBetweenMessages"] >= 2 * longest_silence
+
+
+def test_a_short_wait_is_said_once_the_source_has_been_quiet_for_a_heartbeat(monkeypatch):
+    """Issues without threads, one paced call each, would otherwise leave the source silent for minutes."""
+    monkeypatch.setattr(waits, "quiet_seconds", lambda: 0.0)
+    assert not waits.worth_saying(3.0) and waits.worth_saying(LOG_WAITS_FROM_SECONDS)
+    monkeypatch.setattr(waits, "quiet_seconds", lambda: HEARTBEAT_SECONDS - 2.0)
+    assert waits.worth_saying(3.0)
