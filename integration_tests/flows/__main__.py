@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--source-config", help="JSON config file (default: environment variables)")
     run.add_argument("--destination-config", help="JSON config file (default: environment variables)")
     run.add_argument("--streams", help="comma-separated streams (default: the flow's own)")
+    run.add_argument("--verbose", action="store_true", help="connectors' log lines in full, tracebacks included")
     run.add_argument("--env-file", help="variables to read besides the environment (default: ./.env if present)")
     run.add_argument("--state-dir", default=".state", help="where committed states are kept (default .state)")
     run.add_argument("--reset", action="store_true", help="forget the saved state: a full re-read")
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a scheduler, `kill`) stops a sync the way Ctrl-C does: source first, committed state kept.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        result = run_flow(flow, source_config, destination_config, store, streams=streams, progress=progress)
+        result = run_flow(
+            flow, source_config, destination_config, store, streams=streams, progress=progress, verbose=args.verbose
+        )
     except SyncInterrupted as exc:
         progress.done()
         print(f"{flow.name}: {exc}", file=sys.stderr)

@@ -109,8 +109,11 @@ def run_sync(
     on_state: Callable[[list[dict]], None] | None = None,
     progress: Callable[[SyncResult], None] | None = None,
     log: IO[str] = sys.stderr,
+    verbose: bool = False,
 ) -> SyncResult:
-    """Run one sync; `on_state` receives the resumable state each time the destination commits one."""
+    """Run one sync; `on_state` receives the resumable state each time the destination commits one.
+
+    `verbose`: connectors' log lines in full (tracebacks included); otherwise each in one line."""
     result = SyncResult(state=list(state or []))
     with tempfile.TemporaryDirectory(prefix="sync-") as tmp:
         tmp_path = Path(tmp)
@@ -127,7 +130,7 @@ def run_sync(
         src = source.run(*args_source)
         source_errors: list[dict] = []
         pump = threading.Thread(
-            target=_pump, args=(source.name, src, dest, result, source_errors, progress, log), daemon=True
+            target=_pump, args=(source.name, src, dest, result, source_errors, progress, log, verbose), daemon=True
         )
         pump.start()
 
@@ -145,7 +148,7 @@ def run_sync(
                     if on_state:
                         on_state(result.state)
                 elif kind == "LOG":
-                    _show_log(log, destination.name, message["log"])
+                    _show_log(log, destination.name, message["log"], verbose)
                 elif kind == "TRACE":
                     destination_errors.append(message)
 
@@ -173,10 +176,7 @@ def run_sync(
         source_code = src.wait()
 
     if interrupted:
-        raise SyncInterrupted(
-            f"interrupted: the source was stopped; {result.states_committed} states were committed and "
-            "are saved, rerun to resume from them"
-        )
+        raise SyncInterrupted(f"interrupted after {result.states_committed} committed states; run again to resume")
     if dest_code != 0:
         raise SyncFailed(f"{destination.name} failed: {error_of(destination_errors) or f'exit code {dest_code}'}")
     if source_code != 0:
@@ -192,7 +192,7 @@ def _parse(raw: bytes) -> dict | None:
     return message if isinstance(message, dict) else None
 
 
-def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress, log: IO[str]) -> None:
+def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress, log: IO[str], verbose: bool) -> None:
     """Source stdout -> destination stdin, as the platform does: data and stream statuses only.
 
     Once the destination is gone, the source's output is still read (and dropped) to its end: a source
@@ -207,7 +207,7 @@ def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress
         if kind == "RECORD":
             result.records[message["record"]["stream"]] += 1
         elif kind == "LOG":
-            _show_log(log, name, message["log"])
+            _show_log(log, name, message["log"], verbose)
             if RATE_LIMIT_LOG.search(message["log"].get("message", "")):
                 result.rate_limit_waits += 1
             continue
@@ -257,8 +257,24 @@ def _wait(proc: subprocess.Popen) -> int:
         return proc.wait()
 
 
-def _show_log(out: IO[str], who: str, log: dict) -> None:
+def _show_log(out: IO[str], who: str, log: dict, verbose: bool = False) -> None:
     level = log.get("level", "INFO")
     if level in ("DEBUG", "TRACE"):
         return
-    out.write(f"[{who}] {level} {log.get('message', '')}\n")
+    text = log.get("message", "")
+    if not verbose:
+        text = one_line(text)
+    out.write(f"[{who}] {level} {text}\n")
+
+
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def one_line(text: str) -> str:
+    """A log message in one line: a traceback becomes its last line, the exception (see --verbose)."""
+    head, _, trace = text.partition(TRACEBACK)
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if trace:
+        last = [line.strip() for line in trace.splitlines() if line.strip()]
+        lines.append(last[-1] if last else "")
+    return ": ".join(lines[:1] + lines[-1:]) if len(lines) > 1 else (lines[0] if lines else "")

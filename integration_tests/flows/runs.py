@@ -64,6 +64,7 @@ def run_flow(
     progress: Callable[[SyncResult], None] | None = None,
     source: Connector | None = None,
     destination: Connector | None = None,
+    verbose: bool = False,
 ) -> SyncResult:
     """`source`/`destination` replace the flow's own commands (tests wrap them to kill them mid-sync)."""
     saved = store.load()
@@ -83,4 +84,5 @@ def run_flow(
         state=saved["state"],
         on_state=lambda state: store.save(generation, state),
         progress=progress,
+        verbose=verbose,
     )

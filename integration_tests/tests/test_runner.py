@@ -104,3 +104,22 @@ def test_catalog_uses_the_best_mode_each_stream_supports():
     assert [s["stream"]["name"] for s in configured_catalog(discovered, ["teams"])["streams"]] == ["teams"]
     with pytest.raises(ValueError, match="unknown stream"):
         configured_catalog(discovered, ["tickets"])
+
+
+def test_a_traceback_in_a_log_line_shows_as_its_exception_unless_verbose():
+    """A failing sync printed 40-50 lines of traceback per stream before the one line that says what to fix."""
+    from flows.pipeline import _show_log
+
+    message = (
+        "Encountered an exception while reading stream issues\nTraceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n    raise E\nE: Pylon rejected the API token (401)\n'
+    )
+    out = io.StringIO()
+    _show_log(out, "source-pylon", {"level": "ERROR", "message": message})
+    assert out.getvalue() == (
+        "[source-pylon] ERROR Encountered an exception while reading stream issues: "
+        "E: Pylon rejected the API token (401)\n"
+    )
+    out = io.StringIO()
+    _show_log(out, "source-pylon", {"level": "ERROR", "message": message}, verbose=True)
+    assert out.getvalue() == f"[source-pylon] ERROR {message}\n"
