@@ -279,6 +279,17 @@ def sender_type(record: Mapping[str, Any]) -> str:
     return "system"
 
 
+# issues.type in seed 003's spelling ("Conversation or Ticket"): Pylon sends `conversation`/`ticket`, older
+# API versions `Conversation`/`Ticket`, and a dashboard filter on one spelling must find every issue of a type.
+ISSUE_TYPES = {"conversation": "Conversation", "ticket": "Ticket"}
+
+
+def issue_type(record: Mapping[str, Any]) -> Any:
+    """The type in seed 003's spelling, whatever its case; a value outside the two is kept as sent."""
+    value = record.get("type")
+    return ISSUE_TYPES.get(value.lower(), value) if isinstance(value, str) else value
+
+
 MESSAGE_HTML = FirstOf((Key("message_html"), Key("body_html")))
 
 
@@ -438,7 +449,8 @@ def issues(slugs: CustomFieldSlugs) -> TableMapping:
             Column("body_html", "text", Key("body_html")),
             Column("number_of_touches", "int", Key("number_of_touches")),
             Column("link", "text", Key("link")),
-            Column("type", "text", Key("type")),
+            Column("type", "text", Derived(issue_type)),
+            Column("type_raw", "text", Key("type")),  # as the API sent it
             Column("tags", "tags", Key("tags")),
             Column("updated_at", "ts", Key("updated_at")),
             Column("requester_id", "text", FirstOf((Path(("requester", "id")), Key("requester_id")))),

@@ -78,6 +78,7 @@ ADDED = {
         "resolution_hours",
         "first_response_source",
         "_airbyte_generation_id",
+        "type_raw",
     },
     "accounts": {"updated_at", "_airbyte_generation_id"},
     "users": {"updated_at", "_airbyte_generation_id"},
