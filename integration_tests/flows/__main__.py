@@ -3,6 +3,8 @@
     python -m flows list
     python -m flows run pylon-to-dust [--source-config F] [--destination-config F] [--streams a,b]
     python -m flows demo
+    source main.py discover … | python -m flows catalog [--streams a,b] > catalog.json
+    destination main.py write … | python -m flows state --update state.json
 
 Configs come from files or from the seed scripts' environment variables (see connections.py). The state
 the destination committed is saved in --state-dir and passed back on the next run, so reruns are
@@ -15,7 +17,9 @@ import argparse
 import signal
 import sys
 import time
+from pathlib import Path
 
+from . import shell
 from .connections import FLOWS, ConfigMissing, environment, load_config, not_needed
 from .pipeline import SyncFailed, SyncInterrupted
 from .runs import StateStore, run_flow
@@ -67,7 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--state-dir", default=".state", help="where committed states are kept (default .state)")
     run.add_argument("--reset", action="store_true", help="forget the saved state: a full re-read")
     sub.add_parser("demo", help="every flow on the local emulators, twice, with a summary")
+    cat = sub.add_parser("catalog", help="a configured catalog from `discover` output on stdin")
+    cat.add_argument("--streams", help="comma-separated streams (default: all)")
+    st = sub.add_parser("state", help="keep the newest committed state per stream from a destination's output")
+    st.add_argument("--update", required=True, metavar="FILE", help="state file to merge into (created if absent)")
     args = parser.parse_args(argv)
+
+    if args.command == "catalog":
+        return shell.catalog(sys.stdin, sys.stdout, args.streams.split(",") if args.streams else None)
+    if args.command == "state":
+        return shell.state(sys.stdin, Path(args.update))
 
     if args.command == "list":
         for flow in FLOWS.values():
