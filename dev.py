@@ -109,7 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="create .venv and install every package with the dev tools")
-    sub.add_parser("demo", help="run every flow on the local emulators, twice, and print a summary")
+    demo_cmd = sub.add_parser("demo", help="run every flow on the local emulators, twice, and print a summary")
+    demo_cmd.add_argument("--database-url", help="write there instead of an embedded Postgres (never DATABASE_URL)")
     test_cmd = sub.add_parser("test", help="ruff (lint + format check) and every package's tests")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to each pytest run")
     args = parser.parse_args()
@@ -119,7 +120,8 @@ def main() -> None:
     elif args.command == "test":
         test(args.pytest_args)
     elif args.command == "demo":
-        sys.exit(run([bootstrap(), "-m", "flows", "demo"], cwd=TESTKIT, check=False))
+        extra = ["--database-url", args.database_url] if args.database_url else []
+        sys.exit(run([bootstrap(), "-m", "flows", "demo", *extra], cwd=TESTKIT, check=False))
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--env-file", help="variables to read besides the environment (default: ./.env if present)")
     run.add_argument("--state-dir", default=".state", help="where committed states are kept (default .state)")
     run.add_argument("--reset", action="store_true", help="forget the saved state: a full re-read")
-    sub.add_parser("demo", help="every flow on the local emulators, twice, with a summary")
+    demo_cmd = sub.add_parser("demo", help="every flow on the local emulators, twice, with a summary")
+    demo_cmd.add_argument("--database-url", help="write there instead of an embedded Postgres (never DATABASE_URL)")
     cat = sub.add_parser("catalog", help="a configured catalog from `discover` output on stdin")
     cat.add_argument("--streams", help="comma-separated streams (default: all)")
     st = sub.add_parser("state", help="keep the newest committed state per stream from a destination's output")
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import main as demo
 
-        return demo()
+        return demo(args.database_url)
 
     flow = FLOWS[args.flow]
     try:

@@ -2,7 +2,9 @@
 
 Pylon's documented limits (20 message fetches a minute) would make even a small demo take minutes, so the
 Pylon emulator runs "a minute" in one second and source-pylon paces on the same window; every other limit
-is real. Postgres is DATABASE_URL when set, else an embedded server that lives for the demo.
+is real. Postgres is an embedded server that lives for the demo, unless `--database-url` names one: never
+DATABASE_URL, which seed 003's `.env` points at the production Neon database. The Pylon data is dated up to
+the moment the demo starts, so the SLA view shows a believable mix of ok, at risk and breached.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import os
 import tempfile
 import time
 from contextlib import ExitStack
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from emulators.dust import EMULATOR as DustEmulator
 from emulators.dust.api import API_KEY, DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
@@ -29,21 +33,36 @@ PYLON_TIME_SCALE = 60
 PYLON_ISSUES = 60
 PLANHAT_COMPANIES = 25
 SEED = 7
+# Open issues with no reply yet, this many hours old: the generated history is two years long, so without them
+# every open issue would be long past its SLA (measured against now()).
+FRESH_ISSUE_AGES_H = (0.5, 1, 2, 3, 5, 7, 26, 50)
 
 
-def start_stack(stack: ExitStack) -> dict[str, dict]:
+def start_stack(stack: ExitStack, database_url: str | None = None) -> dict[str, dict]:
     """The emulators and the database; returns each connector's config."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     pylon = stack.enter_context(
-        EmulatorServer(PylonEmulator(seed=SEED, size=PYLON_ISSUES), time_scale=PYLON_TIME_SCALE)
+        EmulatorServer(PylonEmulator(seed=SEED, size=PYLON_ISSUES, now=now), time_scale=PYLON_TIME_SCALE)
     )
+    for hours in FRESH_ISSUE_AGES_H:  # a support queue also holds what arrived today
+        created = (now - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pylon.emulator.add_issue(
+            title=f"Waiting for a first reply for {hours} h", created_at=created, updated_at=created
+        )
     planhat = stack.enter_context(EmulatorServer(PlanhatEmulator(seed=SEED, size=PLANHAT_COMPANIES)))
     dust = stack.enter_context(EmulatorServer(DustEmulator()))
-    database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         from testkit.postgres import embedded_server
 
-        print("DATABASE_URL is not set: starting an embedded Postgres for the demo")
+        if os.environ.get("DATABASE_URL"):
+            print("DATABASE_URL is set but not used: the demo writes fake issues, so it uses an embedded")
+            print("Postgres unless you pass --database-url explicitly")
         database_url = stack.enter_context(embedded_server()).get_uri()
+        print(f"Postgres: an embedded server for this demo only, {shown(database_url)} (deleted at the end)")
+    else:
+        print(f"Postgres: {shown(database_url)} (from --database-url)")
+    for name, server in (("Pylon", pylon), ("Planhat", planhat), ("Dust", dust)):
+        print(f"{name} emulator: {server.url}")
     return {
         "servers": {"pylon": pylon, "planhat": planhat, "dust": dust},
         "source-pylon": {
@@ -105,7 +124,8 @@ def summary(configs: dict) -> None:
         for table in ("issues", "accounts", "users", "messages", "sync_log"):
             count = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]  # noqa: S608 - fixed names
             print(f"  {table}: {count} rows")
-        print("\n-- SLA of open issues, as of now() --")
+        mix = conn.execute("SELECT sla_status, count(*) FROM issue_sla_status GROUP BY 1 ORDER BY 1").fetchall()
+        print("\n-- SLA of open issues, as of now(): " + ", ".join(f"{status} {n}" for status, n in mix) + " --")
         rows = conn.execute("SELECT * FROM issue_sla_status LIMIT 5")
         names = [c.name for c in rows.description]
         print("  " + " | ".join(names))
@@ -113,10 +133,18 @@ def summary(configs: dict) -> None:
             print("  " + " | ".join("" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
 
 
-def main() -> int:
+def shown(url: str) -> str:
+    """A connection string without its password."""
+    parts = conninfo_to_dict(url)
+    parts.pop("password", None)
+    return make_conninfo(**parts)
+
+
+def main(database_url: str | None = None) -> int:
     started = time.monotonic()
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="demo-state-") as state_dir:
-        configs = start_stack(stack)
+        configs = start_stack(stack, database_url)
+        print(f"runner state: {state_dir} (deleted at the end)")
         run_all(configs, Path(state_dir), "first run: everything lands")
         run_all(configs, Path(state_dir), "second run: incremental, nothing changed")
         summary(configs)

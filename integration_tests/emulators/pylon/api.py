@@ -99,6 +99,7 @@ class PylonEmulator(Emulator):
         custom_fields_form: str = "object",
         paginate_issue_list: bool = True,
         page_cap: int | None = None,
+        now: datetime | None = None,  # the data's "now" (default: a fixed day, so tests do not depend on it)
     ) -> None:
         super().__init__(seed, size)
         if custom_fields_form not in CUSTOM_FIELDS_FORMS:
@@ -114,7 +115,7 @@ class PylonEmulator(Emulator):
         self.custom_fields_form = custom_fields_form
         self.paginate_issue_list = paginate_issue_list
         self.page_cap = page_cap
-        self.data = PylonData(seed, size, messages_per_issue)
+        self.data = PylonData(seed, size, messages_per_issue, now)
         self._issues_by_id = {issue["id"]: issue for issue in self.data.issues}
         self._high_water = max((parse_iso(i["updated_at"]) for i in self.data.issues), default=self.data.now)
 

@@ -29,8 +29,10 @@ TEXT_POOL = 400  # sentences drawn once from Faker; reusing them keeps 20k messa
 
 
 class PylonData(IssueGenerator):
-    def __init__(self, seed: int, size: int, messages_per_issue: int | None = None) -> None:
-        self.fake = FakeData(seed)
+    def __init__(
+        self, seed: int, size: int, messages_per_issue: int | None = None, now: datetime | None = None
+    ) -> None:
+        self.fake = FakeData(seed, now)
         self.now: datetime = self.fake.now
         self.epoch = (self.now - HISTORY).replace(hour=0, minute=0, second=0, microsecond=0)
         self.messages_per_issue = messages_per_issue
