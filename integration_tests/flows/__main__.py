@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--verbose", action="store_true", help="connectors' log lines in full, tracebacks included")
     run.add_argument("--env-file", help="variables to read besides the environment (default: ./.env if present)")
     run.add_argument("--state-dir", default=".state", help="where committed states are kept (default .state)")
-    run.add_argument("--reset", action="store_true", help="forget the saved state: a full re-read")
+    run.add_argument(
+        "--reset", action="store_true", help="forget the saved state: a full re-read that replaces the data"
+    )
     demo_cmd = sub.add_parser("demo", help="every flow on the local emulators, twice, with a summary")
     demo_cmd.add_argument("--database-url", help="write there instead of an embedded Postgres (never DATABASE_URL)")
     cat = sub.add_parser("catalog", help="a configured catalog from `discover` output on stdin")
@@ -103,8 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     for warning in not_needed(environ):
         print(f"warning: {warning}", file=sys.stderr)
     store = StateStore(args.state_dir, flow.name)
-    if args.reset:
-        store.clear()
     progress = Progress(flow.name)
     streams = args.streams.split(",") if args.streams else None
     started = time.monotonic()
@@ -112,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = run_flow(
-            flow, source_config, destination_config, store, streams=streams, progress=progress, verbose=args.verbose
+            flow,
+            source_config,
+            destination_config,
+            store,
+            streams=streams,
+            progress=progress,
+            verbose=args.verbose,
+            refresh=args.reset,
         )
     except SyncInterrupted as exc:
         progress.done()

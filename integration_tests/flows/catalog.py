@@ -8,11 +8,13 @@ def configured_catalog(
     streams: list[str] | None = None,
     destination_modes: set[str] | frozenset[str] | None = None,
     generation: int = 1,
+    refresh: bool = False,
 ) -> dict:
     """Incremental + dedup where the stream allows it, else full refresh + overwrite.
 
     `generation` counts syncs of the connection: overwrite streams get minimum_generation_id equal to
-    it (the destination replaces their data once the stream completes); the others keep old data.
+    it (the destination replaces their data once the stream completes); the others keep old data, unless
+    this is a `refresh`, which replaces every stream's data the same way.
     """
     by_name = {stream["name"]: stream for stream in discovered["streams"]}
     unknown = sorted(set(streams or []) - set(by_name))
@@ -38,7 +40,7 @@ def configured_catalog(
                 "cursor_field": stream.get("default_cursor_field") or [],
                 "primary_key": key,
                 "generation_id": generation,
-                "minimum_generation_id": generation if destination_mode == "overwrite" else 0,
+                "minimum_generation_id": generation if refresh or destination_mode == "overwrite" else 0,
                 "sync_id": generation,
             }
         )

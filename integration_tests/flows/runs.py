@@ -14,7 +14,8 @@ from .pipeline import Connector, SyncResult, messages_of, run_sync
 
 
 class StateStore:
-    """The committed state of one connection and its generation counter, in one JSON file.
+    """The committed state of one connection, its generation counter and the generation of a refresh that
+    has not completed yet, in one JSON file.
 
     Written atomically (temp file + rename), so a crash mid-write leaves the previous state, never half a file.
     """
@@ -24,17 +25,14 @@ class StateStore:
 
     def load(self) -> dict:
         if not self.path.exists():
-            return {"generation": 0, "state": []}
-        return json.loads(self.path.read_text())
+            return {"generation": 0, "state": [], "refresh": None}
+        return {"refresh": None, **json.loads(self.path.read_text())}
 
-    def save(self, generation: int, state: list[dict]) -> None:
+    def save(self, generation: int, state: list[dict], refresh: int | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"generation": generation, "state": state}))
+        tmp.write_text(json.dumps({"generation": generation, "state": state, "refresh": refresh}))
         os.replace(tmp, self.path)
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 def discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
@@ -65,24 +63,40 @@ def run_flow(
     source: Connector | None = None,
     destination: Connector | None = None,
     verbose: bool = False,
+    refresh: bool = False,
 ) -> SyncResult:
-    """`source`/`destination` replace the flow's own commands (tests wrap them to kill them mid-sync)."""
+    """`source`/`destination` replace the flow's own commands (tests wrap them to kill them mid-sync).
+
+    `refresh`: forget the state and replace the destination's data, as Airbyte's "refresh" does: a new
+    generation whose minimum is itself, so once each stream completed, what that read did not write goes.
+    A refresh that fails or is interrupted is resumed by the next run, under the same generation, until it
+    completes (a retry must never prune what the first attempt wrote).
+    """
     saved = store.load()
-    generation = saved["generation"] + 1
+    if refresh:
+        saved = {**saved, "state": [], "refresh": saved["generation"] + 1}
+    pending = saved["refresh"]
+    generation = pending or saved["generation"] + 1
     store.path.parent.mkdir(parents=True, exist_ok=True)
     discovered = discover(flow.source, source_config, store.path.parent)
     catalog = configured_catalog(
-        discovered, list(streams or flow.streams), destination_modes(flow.destination), generation=generation
+        discovered,
+        list(streams or flow.streams),
+        destination_modes(flow.destination),
+        generation=generation,
+        refresh=pending is not None,
     )
-    store.save(generation, saved["state"])  # a generation is spent even if this run fails
-    return run_sync(
+    store.save(generation, saved["state"], pending)  # a generation is spent even if this run fails
+    result = run_sync(
         source or connector(flow.source),
         destination or connector(flow.destination),
         source_config,
         destination_config,
         catalog,
         state=saved["state"],
-        on_state=lambda state: store.save(generation, state),
+        on_state=lambda state: store.save(generation, state, pending),
         progress=progress,
         verbose=verbose,
     )
+    store.save(generation, result.state)  # completed: a refresh is over
+    return result

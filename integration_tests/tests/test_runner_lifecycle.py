@@ -151,3 +151,41 @@ def test_a_deleted_account_and_a_deactivated_user_keep_their_issues_attributed(p
         watermarks = [r[0] for r in conn.execute("SELECT last_issue_updated_at FROM sync_log ORDER BY started_at")]
     assert statuses == ["completed"] * 5
     assert None not in watermarks and len(set(watermarks)) == 1
+
+
+def test_reset_replaces_the_data_and_an_interrupted_reset_is_resumed_until_it_completes(pylon, pg_url, tmp_path):
+    """`--reset` is a refresh: issues deleted in Pylon must go, but only once the re-read completed; a refresh
+    stopped half-way must not prune, and the next run must finish it under the same generation."""
+    env, state_dir = runner_env(pylon, pg_url), tmp_path / "state"
+    assert run(env, state_dir).returncode == 0
+    gone = pylon.emulator.data.issues[:2]
+    for issue in gone:
+        pylon.emulator.data.issues.remove(issue)
+        pylon.emulator._issues_by_id.pop(issue["id"])
+    assert run(env, state_dir).returncode == 0
+    assert counts(pg_url)["issues"] == 16, "an incremental run never deletes"
+
+    listed = pylon.log.count(family="issues_search")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows", "run", "pylon-to-postgres", "--state-dir", str(state_dir), "--reset"],
+        cwd=INTEGRATION,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and pylon.log.count(family="issues_search") <= listed:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)  # inside the issues stream's first windows: it has not completed
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert counts(pg_url)["issues"] == 16, "an interrupted refresh must not prune"
+
+    done = run(env, state_dir)  # no --reset: the pending refresh goes on
+    assert done.returncode == 0, done.stderr[-2000:]
+    with psycopg.connect(pg_url) as conn:
+        ids = {r[0] for r in conn.execute("SELECT id FROM issues")}
+    assert len(ids) == 14 and not ids & {issue["id"] for issue in gone}
+    assert run(env, state_dir).returncode == 0
+    assert counts(pg_url)["issues"] == 14
