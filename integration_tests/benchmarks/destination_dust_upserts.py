@@ -12,6 +12,7 @@ Needs destination-dust installed next to this package (`pip install -e destinati
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from destination_dust import DestinationDust
@@ -21,6 +22,7 @@ from emulators.fakedata import FakeData
 from emulators.server import EmulatorServer
 
 DUST_LIMIT_PER_MINUTE = 120
+FLOOR_TARGET = 1.05  # wall time vs the rate floor
 UPSERT_LATENCY_S = 1.0  # in emulated seconds; divided by the time scale
 STREAM = "issue_documents"
 
@@ -127,5 +129,21 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
+def verdict(result: dict, changed: int = 10) -> list[str]:
+    """The targets of the docstring, each checked."""
+    missed = []
+    if result["first_vs_floor"] > FLOOR_TARGET:
+        missed.append(f"first run {result['first_vs_floor']}x the rate floor (target {FLOOR_TARGET}x)")
+    if result["429_total"]:
+        missed.append(f"{result['429_total']} rate-limit answers (target 0)")
+    if result["unchanged_upserts"]:
+        missed.append(f"{result['unchanged_upserts']} upserts of unchanged documents (target 0)")
+    if result["changed_upserts"] != changed:
+        missed.append(f"{result['changed_upserts']} upserts for {changed} changed documents")
+    return missed
+
+
 if __name__ == "__main__":
-    main()
+    missed = verdict(main())
+    print("verdict: FAIL — " + "; ".join(missed) if missed else "verdict: PASS — every target met")
+    sys.exit(1 if missed else 0)

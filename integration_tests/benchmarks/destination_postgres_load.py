@@ -313,8 +313,9 @@ def main() -> None:
     if args.messages and growth > TARGET_MEMORY_GROWTH:
         missed.append(f"peak memory grew {growth:.1f}x from the issue to the message phase")
     if missed:
-        sys.exit("targets missed: " + "; ".join(missed))
-    print("all targets met")
+        print("verdict: FAIL — " + "; ".join(missed))
+        sys.exit(1)
+    print("verdict: PASS — every target met")
 
 
 if __name__ == "__main__":

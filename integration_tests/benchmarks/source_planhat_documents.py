@@ -202,12 +202,33 @@ def run(companies: int) -> dict:
     }
 
 
-def main() -> None:
+def verdict(result: dict) -> list[str]:
+    """What missed its target, in words: the JSON above is the detail, this is the answer."""
+    full, incremental = result["full"], result["incremental"]
+    missed = []
+    if not full["meets_target"]:
+        missed.append(f"full sync took {full['seconds_vs_floor']}x its floor (target {result['target_ratio']}x)")
+    if not incremental["emitted_exactly_the_changed"]:
+        missed.append(
+            f"incremental emitted {incremental['documents_emitted']} documents for "
+            f"{incremental['changed_companies']} changed companies"
+        )
+    return missed
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--companies", type=int, default=1000)
     args = parser.parse_args()
-    print(json.dumps(run(args.companies), indent=2))
+    result = run(args.companies)
+    print(json.dumps(result, indent=2))
+    missed = verdict(result)
+    if missed:
+        print("verdict: FAIL — " + "; ".join(missed))
+        return 1
+    print(f"verdict: PASS — full sync {result['full']['seconds_vs_floor']}x its floor, incremental exact")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
