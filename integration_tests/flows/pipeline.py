@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,11 +37,15 @@ class Connector:
     name: str
     command: tuple[str, ...]  # e.g. (sys.executable, "source-pylon/main.py")
 
-    def run(self, *args: str, stdin: Any = None, stdout: Any = subprocess.PIPE) -> subprocess.Popen:
+    def run(
+        self, *args: str, stdin: Any = None, stdout: Any = subprocess.PIPE, tmp: Path | None = None
+    ) -> subprocess.Popen:
+        """`tmp`: the connector's TMPDIR (source-pylon's SQLite caches of issue data go there)."""
         return subprocess.Popen(
             [*self.command, *args],
             stdin=stdin,
             stdout=stdout,
+            env={**os.environ, "TMPDIR": str(tmp)} if tmp else None,
             stderr=None,  # connectors' stderr is the user's to see
             bufsize=1 << 16,
             # Its own session: Ctrl-C reaches the runner only, which stops the source first and lets the
@@ -115,7 +120,8 @@ def run_sync(
 
     `verbose`: connectors' log lines in full (tracebacks included); otherwise each in one line."""
     result = SyncResult(state=list(state or []))
-    with tempfile.TemporaryDirectory(prefix="sync-") as tmp:
+    sweep_leftovers()
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         tmp_path = Path(tmp)
         args_source = ["read", "--config", str(_write_private(tmp_path, "source.json", source_config))]
         args_source += ["--catalog", str(_write_private(tmp_path, "catalog.json", catalog))]
@@ -125,9 +131,15 @@ def run_sync(
         dest_catalog_path = tmp_path / "catalog.json"
 
         dest = destination.run(
-            "write", "--config", str(dest_config_path), "--catalog", str(dest_catalog_path), stdin=subprocess.PIPE
+            "write",
+            "--config",
+            str(dest_config_path),
+            "--catalog",
+            str(dest_catalog_path),
+            stdin=subprocess.PIPE,
+            tmp=tmp_path,
         )
-        src = source.run(*args_source)
+        src = source.run(*args_source, tmp=tmp_path)
         source_errors: list[dict] = []
         pump = threading.Thread(
             target=_pump, args=(source.name, src, dest, result, source_errors, progress, log, verbose), daemon=True
@@ -234,6 +246,32 @@ def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress
         dest.stdin.close()
     except BrokenPipeError:
         pass
+
+
+# A sync's private folder: configs with tokens and passwords, the connectors' TMPDIR. Named after the
+# runner's pid, so a run can tell a folder whose runner was killed (SIGKILL skips every cleanup).
+TEMP_PREFIX = "supportsuite-sync-"
+
+
+def sweep_leftovers(root: Path | None = None) -> list[Path]:
+    """Delete the private folders of syncs whose runner is gone; return them."""
+    swept = []
+    for folder in Path(root or tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*-*"):
+        pid = folder.name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            swept.append(folder)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _stop(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -123,3 +124,26 @@ def test_a_traceback_in_a_log_line_shows_as_its_exception_unless_verbose():
     out = io.StringIO()
     _show_log(out, "source-pylon", {"level": "ERROR", "message": message}, verbose=True)
     assert out.getvalue() == f"[source-pylon] ERROR {message}\n"
+
+
+def test_a_killed_runners_secrets_and_caches_are_swept_at_the_next_start(tmp_path, monkeypatch):
+    """SIGKILL skips every cleanup: the folder with source.json/destination.json (tokens, the database
+    password) and source-pylon's SQLite caches of issue data stayed behind for good."""
+    import subprocess as sp
+    import tempfile
+
+    from flows.pipeline import TEMP_PREFIX, sweep_leftovers
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = sp.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftover = tmp_path / f"{TEMP_PREFIX}{dead.pid}-abc"
+    leftover.mkdir()
+    (leftover / "destination.json").write_text('{"database_url": "postgresql://u:secret@h/db"}')
+    (leftover / "source-pylon-1.sqlite").write_text("issues")
+    running = tmp_path / f"{TEMP_PREFIX}{os.getpid()}-def"  # this process: alive
+    running.mkdir()
+    result, _ = sync(monkeypatch, [record("issues", 1), state("issues", 1)])
+    assert not leftover.exists() and running.exists()
+    assert list(tmp_path.glob(f"{TEMP_PREFIX}*")) == [running]
+    assert sweep_leftovers(tmp_path) == []
