@@ -35,15 +35,25 @@ class Progress:
         self.out = stream
         self.live = stream.isatty()
         self._last = 0.0
+        self._started = time.monotonic()
+        self._said_waiting: str | None = None
 
     def __call__(self, result) -> None:
         now = time.monotonic()
-        if not self.live and now - self._last < self.PLAIN_EVERY_S:
+        new_wait = result.waiting is not None and result.waiting != self._said_waiting
+        self._said_waiting = result.waiting
+        if not self.live and now - self._last < self.PLAIN_EVERY_S and not new_wait:
             return
         self._last = now
-        counts = ", ".join(f"{stream} {n:,}" for stream, n in sorted(result.records.items())) or "starting"
+        elapsed = max(now - self._started, 1e-9)
+        counts = (
+            ", ".join(f"{stream} {n:,} ({n / elapsed:.1f}/s)" for stream, n in sorted(result.records.items()))
+            or "starting"
+        )
         line = f"{self.flow}: {counts} | states committed {result.states_committed}"
-        if result.rate_limit_waits:
+        if result.waiting:
+            line += f" | {result.waiting}"
+        elif result.rate_limit_waits:
             line += f" | rate-limit waits {result.rate_limit_waits}"
         self.out.write(f"\r\x1b[2K{line}" if self.live else f"{line}\n")
         self.out.flush()

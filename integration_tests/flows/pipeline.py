@@ -26,6 +26,9 @@ import orjson
 
 # Connectors announce waits in their logs; the runner counts them for the progress line.
 RATE_LIMIT_LOG = re.compile(r"rate.?limit|retry-after|\b429\b|backing off", re.IGNORECASE)
+# The sources announce each long wait ("Waiting 41.0 s for …", "Still waiting 30 s …"): the progress line
+# shows the latest until the next record.
+WAIT_LOG = re.compile(r"^(Still waiting|Waiting) ", re.IGNORECASE)
 FORWARDED_TRACES = {"STREAM_STATUS"}
 # How long a connector asked to stop (SIGTERM) may take before it is killed: the destination commits what
 # it holds and echoes its last STATE in that time.
@@ -67,6 +70,7 @@ class SyncResult:
     records: Counter[str] = field(default_factory=Counter)
     states_committed: int = 0
     rate_limit_waits: int = 0
+    waiting: str | None = None  # the source's latest wait announcement, while no record followed it
     state: list[dict] = field(default_factory=list)  # what to pass as --state next time
 
 
@@ -218,10 +222,16 @@ def _pump(name: str, src, dest, result: SyncResult, errors: list[dict], progress
         kind = message.get("type")
         if kind == "RECORD":
             result.records[message["record"]["stream"]] += 1
+            result.waiting = None
         elif kind == "LOG":
             _show_log(log, name, message["log"], verbose)
-            if RATE_LIMIT_LOG.search(message["log"].get("message", "")):
+            text = message["log"].get("message", "")
+            if RATE_LIMIT_LOG.search(text):
                 result.rate_limit_waits += 1
+            if WAIT_LOG.match(text):
+                result.waiting = one_line(text).rstrip(".")
+                if progress:
+                    progress(result)
             continue
         elif kind == "TRACE":
             if message["trace"].get("type") not in FORWARDED_TRACES:

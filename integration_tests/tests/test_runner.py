@@ -147,3 +147,20 @@ def test_a_killed_runners_secrets_and_caches_are_swept_at_the_next_start(tmp_pat
     assert not leftover.exists() and running.exists()
     assert list(tmp_path.glob(f"{TEMP_PREFIX}*")) == [running]
     assert sweep_leftovers(tmp_path) == []
+
+
+def test_progress_says_what_the_source_waits_for_and_the_rate_per_stream():
+    """For 2.5 minutes of a real-time Pylon sync the last line was `Marking stream issues as RUNNING`."""
+    from flows.__main__ import Progress
+    from flows.pipeline import SyncResult
+
+    out = io.StringIO()
+    progress = Progress("pylon-to-dust", out)
+    result = SyncResult()
+    result.records["issue_documents"] = 12
+    result.states_committed = 3
+    result.waiting = "Waiting 41.0 s for the issue search budget (20/min)"
+    progress(result)
+    line = out.getvalue().strip()
+    assert line.startswith("pylon-to-dust: issue_documents 12 (")
+    assert line.endswith("| states committed 3 | Waiting 41.0 s for the issue search budget (20/min)")
