@@ -65,6 +65,9 @@ def generations(configured: Mapping[str, Any]) -> tuple[int | None, int | None]:
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) else None
     if generation is None or not isinstance(minimum, int) or isinstance(minimum, bool) or minimum <= 0:
         return generation, None
+    if generation < minimum:  # pruning would delete what this very sync writes
+        logger.warning(f"generation_id {generation} is below minimum_generation_id {minimum}: nothing will be deleted")
+        return generation, None
     return generation, minimum
 
 

@@ -219,7 +219,7 @@ def test_a_state_is_echoed_within_its_bound_while_stdin_stays_idle(config, tmp_p
     assert echoed < STATE_MAX_WAIT_S + 2, echoed
 
 
-@pytest.mark.parametrize("generation, minimum", [(3, 0), (None, None), (4, None)])
+@pytest.mark.parametrize("generation, minimum", [(3, 0), (None, None), (4, None), (2, 5)])
 def test_without_a_minimum_generation_nothing_is_deleted(config, pg_conn, tmp_path, generation, minimum):
     """minimum_generation_id 0 or null means keep old data, even in overwrite mode (no generations sent)."""
     write(config, catalog(1, 0, ["issues"]), [issue(n) for n in range(1, 6)] + complete("issues"), tmp_path)
