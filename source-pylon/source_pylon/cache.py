@@ -32,6 +32,7 @@ BOUND_OVERLAP = timedelta(seconds=1)
 # The last window has no upper bound: an issue updated while we read, or stamped by a Pylon clock ahead
 # of ours, is read now rather than next sync (and never lost: the cursor only moves to what we saw).
 OPEN_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
+MAX_WINDOW = timedelta(days=30)  # Pylon docs: one public client caps search windows at 30 days; free in steady state
 # A first sync from a start date years back (the default predates Pylon) spent one search per empty 30-day
 # window, at 20 searches a minute: ~4 minutes before the first issue. Year-long spans are probed first
 # with a one-result search, and the empty ones are skipped.
@@ -53,9 +54,11 @@ def issue_version(issue: dict[str, Any]) -> str:
 
 
 class SyncCache:
-    def __init__(self, client: PylonClient, now: datetime) -> None:
+    def __init__(self, client: PylonClient, now: datetime, end: datetime | None = None) -> None:
         self.client = client
-        self.now = now  # the upper bound of every issue window in this sync
+        self.now = now  # when the sync started: where the last window starts being open-ended
+        # end_date, else now: probes stop there (an issue updated after end_date is never read)
+        self.stop = min(now, end) if end else now
         self._covered: list[tuple[datetime, datetime]] = []  # searched windows, merged
         self._lookups_done: set[str] = set()
         self._first_active: dict[datetime, datetime] = {}
@@ -112,7 +115,7 @@ class SyncCache:
         with self._lock:
             if start not in self._first_active:
                 lo = start
-                while lo + PROBE_SPAN < self.now:
+                while lo + PROBE_SPAN < self.stop:
                     probe = {"filter": self._filter(lo, lo + PROBE_SPAN), "limit": 1}
                     if self.client.request("POST", "/issues/search", SEARCH_FAMILY, stream, json=probe).get("data"):
                         break

@@ -11,7 +11,7 @@ from typing import Any
 
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from .dates import parse_time
 
@@ -23,7 +23,8 @@ DEFAULT_START_DATE = "2020-01-01T00:00:00Z"
 DEFAULT_LOOKBACK_MINUTES = 60  # re-read the last hour: search indexing lag and clock skew
 MAX_PAGE_SIZE = 999  # Pylon docs: limit is "greater than 0 and less than 1000"
 RATE_LIMIT_WINDOW_SECONDS = 60.0  # Pylon documents every limit as requests per minute
-START_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$"
+END_OF_DAY = timedelta(days=1, microseconds=-1)  # a plain end_date includes its whole day
 
 
 def _budget(limit: int, endpoint: str) -> Any:
@@ -71,8 +72,17 @@ class PylonConfig(BaseModel):
         title="Start date",
         description="Read issues updated after this UTC date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ). "
         "The default predates Pylon itself, so a first sync reads the whole history.",
-        pattern=START_DATE_PATTERN,
+        pattern=DATE_PATTERN,
         json_schema_extra={"order": 1, "examples": ["2024-01-01", "2024-01-01T00:00:00Z"]},
+    )
+    end_date: str | None = Field(
+        None,
+        title="End date",
+        description="Optional: read only issues updated up to this UTC date (YYYY-MM-DD, which includes that "
+        "whole day, or YYYY-MM-DDTHH:MM:SSZ), with their messages, threads and documents. Left out, a sync "
+        "reads up to the time it runs. The list streams are not bounded by it.",
+        pattern=DATE_PATTERN,
+        json_schema_extra={"order": 2, "examples": ["2024-12-31", "2024-12-31T23:59:59Z"]},
     )
     lookback_window: int = Field(
         DEFAULT_LOOKBACK_MINUTES,
@@ -81,14 +91,14 @@ class PylonConfig(BaseModel):
         title="Lookback window (minutes)",
         description="Each incremental sync re-searches this far before its saved cursor, so issues indexed late "
         "are not missed. Issues already read at the same version are not emitted again.",
-        json_schema_extra={"order": 2},
+        json_schema_extra={"order": 3},
     )
     base_url: str = Field(
         DEFAULT_BASE_URL,
         title="API base URL",
         description="Change only to point the connector at a proxy or an emulator.",
         pattern=r"^https?://",
-        json_schema_extra={"order": 3},
+        json_schema_extra={"order": 4},
     )
     page_size: int = Field(
         MAX_PAGE_SIZE,
@@ -96,32 +106,45 @@ class PylonConfig(BaseModel):
         le=MAX_PAGE_SIZE,
         title="Page size",
         description="Records per request; the maximum (999) needs the fewest requests.",
-        json_schema_extra={"order": 4},
+        json_schema_extra={"order": 5},
     )
     rate_limits: RateLimits = Field(
         default_factory=RateLimits,
         title="Rate limits (requests per minute)",
         description="The connector paces itself under these budgets instead of running into 429s.",
-        json_schema_extra={"order": 5},
+        json_schema_extra={"order": 6},
     )
     rate_limit_window_seconds: float = Field(
         RATE_LIMIT_WINDOW_SECONDS,
         gt=0,
         title="Rate limit window (seconds)",
         description="The window the budgets count in. Only emulators with a scaled clock change it.",
-        json_schema_extra={"order": 6, "airbyte_hidden": True},
+        json_schema_extra={"order": 7, "airbyte_hidden": True},
     )
 
-    @field_validator("start_date")
+    @field_validator("start_date", "end_date")
     @classmethod
-    def _start_date_is_a_date(cls, value: str) -> str:
-        parse_time(value if "T" in value else f"{value}T00:00:00Z")
+    def _is_a_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            _moment(value)  # a ValueError names no value: "2024-02-30" fails as "day is out of range for month"
         return value
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> PylonConfig:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end_date must be after start_date")
+        return self
 
     @property
     def start(self) -> datetime:
-        value = self.start_date if "T" in self.start_date else f"{self.start_date}T00:00:00Z"
-        return parse_time(value)
+        return _moment(self.start_date)
+
+    @property
+    def end(self) -> datetime | None:
+        """The newest issue update a sync reads (end_date), or None: up to the time of the sync."""
+        if self.end_date is None:
+            return None
+        return _moment(self.end_date) + (END_OF_DAY if "T" not in self.end_date else timedelta(0))
 
     @property
     def lookback(self) -> timedelta:
@@ -138,13 +161,18 @@ class PylonConfig(BaseModel):
             return cls.model_validate(dict(config))
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(str(part) for part in detail['loc'])}: {detail['msg']}" for detail in error.errors()
+                f"{'.'.join(str(part) for part in detail['loc']) or 'config'}: {detail['msg']}"
+                for detail in error.errors()
             )
             raise AirbyteTracedException(
                 message=f"The Pylon source configuration is invalid: {problems}.",
                 internal_message=problems,
                 failure_type=FailureType.config_error,
             ) from None
+
+
+def _moment(value: str) -> datetime:
+    return parse_time(value if "T" in value else f"{value}T00:00:00Z")
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
@@ -164,6 +192,12 @@ def connection_specification() -> dict[str, Any]:
     schema = _inline_refs(schema, schema.get("$defs", {}))
     schema["$schema"] = "http://json-schema.org/draft-07/schema#"
     schema["additionalProperties"] = True
+    for prop in schema["properties"].values():  # Optional[X]: Airbyte's form wants X, the field left out of `required`
+        variants = prop.pop("anyOf", None)
+        if variants:
+            prop.update(next(v for v in variants if v.get("type") != "null"))
+            if prop.get("default", ...) is None:
+                prop.pop("default")
     schema["properties"]["api_token"].pop("format", None)  # "password" is pydantic's, not Airbyte's
     schema["properties"]["api_token"].pop("writeOnly", None)
     schema["properties"]["rate_limits"].pop("description", None)

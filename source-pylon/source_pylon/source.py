@@ -78,7 +78,7 @@ class SourcePylon(AbstractSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         parsed = PylonConfig.parse(config)
         client = PylonClient(parsed)
-        cache = SyncCache(client, now=utc_now().replace(microsecond=0))
+        cache = SyncCache(client, now=utc_now().replace(microsecond=0), end=parsed.end)
         self._open.append((client, cache))
         lists: list[Stream] = [
             SurveyResponses(e, client, cache, parsed) if e.name == "survey_responses" else ListStream(e, client, cache)

@@ -10,7 +10,7 @@ from typing import Any
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.sources.streams import CheckpointMixin, Stream
 
-from .cache import SyncCache, issue_version
+from .cache import MAX_WINDOW, SyncCache, issue_version
 from .client import NotFound, PylonClient
 from .config import PylonConfig
 from .dates import parse_time, rfc3339, sortable, try_parse
@@ -19,22 +19,25 @@ from .endpoints import BY_NAME, LOOKUPS, Endpoint
 
 logger = logging.getLogger("airbyte")
 
-MAX_WINDOW = timedelta(days=30)  # Pylon docs: one public client caps search windows at 30 days; free in steady state
 CHECKPOINT_EVERY = 500  # records; every state we emit is safe mid-window (issues are processed oldest first)
 THREADS_FAMILY = "issue_threads"
 
 
-def windows(start: datetime, now: datetime) -> list[dict[str, str | None]]:
-    """[start, now] cut into windows of at most 30 days, the last one open-ended (end None).
+def windows(start: datetime, now: datetime, end: datetime | None = None) -> list[dict[str, str | None]]:
+    """[start, end] cut into windows of at most 30 days; without an end, [start, now] with the last one
+    open-ended (end None), so issues updated during the sync are read too. Nothing to read past `end`: [].
 
     Bounds are shared, so a record exactly on one is read in both windows and deduplicated.
     """
+    if end is not None and start > end:
+        return []
+    stop = min(now, end) if end else now
     out: list[dict[str, str | None]] = []
     lo = start
-    while lo + MAX_WINDOW < now:
+    while lo + MAX_WINDOW < stop:
         out.append({"start": sortable(lo), "end": sortable(lo + MAX_WINDOW)})
         lo += MAX_WINDOW
-    out.append({"start": sortable(lo), "end": None})
+    out.append({"start": sortable(lo), "end": sortable(end) if end else None})
     return out
 
 
@@ -93,7 +96,12 @@ class IssueFamilyStream(Stream, CheckpointMixin):
         else:
             self._recent = {}  # a full refresh re-emits everything; `recent` then only dedupes this sync
             self._state = None
-        return windows(self.cache.first_active(start, self.name), self.cache.now)
+        slices = windows(self.cache.first_active(start, self.name), self.cache.now, self.config.end)
+        if not slices:
+            logger.info(
+                f"Stream {self.name} has read every issue up to end_date {self.config.end_date}: nothing to read."
+            )
+        return slices
 
     def read_records(
         self,

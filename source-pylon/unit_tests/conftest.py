@@ -139,14 +139,19 @@ def acceptance_secrets():
 class Read:
     """A `main.py read` subprocess whose stdout lines are stamped with their arrival time."""
 
-    def __init__(self, tmp_path: Path, config: dict[str, Any], configured_catalog: Any) -> None:
+    def __init__(self, tmp_path: Path, config: dict[str, Any], configured_catalog: Any, state: Any = None) -> None:
         (tmp_path / "config.json").write_text(json.dumps(config))
         catalog_json = ConfiguredAirbyteCatalogSerializer.dump(configured_catalog)
         (tmp_path / "catalog.json").write_text(json.dumps(catalog_json))
+        state_args = []
+        if state is not None:
+            (tmp_path / "state.json").write_text(json.dumps(state))
+            state_args = ["--state", str(tmp_path / "state.json")]
         self.lines: list[tuple[float, dict[str, Any]]] = []
         self.process = subprocess.Popen(
             [sys.executable, str(CONNECTOR_ROOT / "main.py"), "read"]
-            + ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+            + ["--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")]
+            + state_args,
             cwd=CONNECTOR_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
