@@ -93,6 +93,27 @@ def test_a_start_date_years_before_the_first_issue_skips_the_empty_years(pylon, 
     assert len({r["id"] for r in result.records("issues")}) == 40
 
 
+def test_a_first_sync_starts_its_windows_near_the_first_issue_not_at_its_year_long_span(pylon, sync):
+    """Issue 12: with the first issue 11 months into the first span that holds one, the sync searched 11 empty
+    30-day windows (48 searches here; ~33 s more at Pylon's 20 a minute). Halving the span costs 3 probes."""
+    server = pylon(size=40)
+    epoch = _t(server.emulator.landmarks()["epoch"])
+    first_issue = min(_t(i["updated_at"]) for i in server.emulator.data.issues)
+    start = epoch - timedelta(days=330)
+    result = sync(server, "issues", config=make_config(server, start_date=start.strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+    probes, windows = search_windows(server, probes=True), search_windows(server)
+    assert probes[0] == (start - timedelta(seconds=1), start + timedelta(days=365, seconds=1))  # the span
+    assert len(probes) == 1 + 3  # then halved three times, to less than 60 days before its issue
+    first_window = windows[0][0] + timedelta(seconds=1)
+    assert first_issue - timedelta(days=60) <= first_window <= first_issue  # at most one empty window
+    spent = result.requests["issues_search"]
+    assert spent == len(probes) + len(windows)
+    windows_from_span_start = -(-(datetime.now(timezone.utc) - start) // timedelta(days=30))  # ceil
+    assert spent <= 1 + windows_from_span_start - 8  # 40 searches, where the span alone cost 48
+    assert len({r["id"] for r in result.records("issues")}) == 40
+
+
 def test_pagination_follows_cursors_until_has_next_page_is_false(pylon, sync):
     """A connector that stops on an empty cursor or ignores has_next_page loses whole pages of issues."""
     server = pylon(size=60, page_cap=4)  # the server returns at most 4 per page whatever we ask
