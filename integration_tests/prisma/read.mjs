@@ -105,10 +105,10 @@ const queries = [
       }),
   ],
   [
-    'issue.findMany where some public customer message',
+    'issue.findMany where some internal note',
     () =>
       prisma.issue.findMany({
-        where: { messages: { some: { senderType: 'customer', isPrivate: false } } },
+        where: { messages: { some: { senderType: 'team', isPrivate: true } } },
         select: { id: true },
         orderBy: { id: 'asc' },
       }),
