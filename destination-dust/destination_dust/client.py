@@ -2,7 +2,8 @@
 
 Numbers cite reference/dust-api.md. Failures are classified by who can fix them:
 - the user (bad key, wrong region or ids, managed data source, storage quota) -> config_error;
-- nobody but time (429, 5xx, timeouts, resets) -> retried, then transient_error;
+- nobody but time (429, 5xx, timeouts, resets, a body cut short or not JSON) -> retried, then
+  transient_error;
 - the record itself (400 on an upsert, 403 data_source_quota_error, 413) -> `RecordRejected`,
   which the writer handles with the configured policy;
 - anything else is a bug -> system_error.
@@ -10,7 +11,9 @@ Numbers cite reference/dust-api.md. Failures are classified by who can fix them:
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
 import logging
 import math
 import random
@@ -46,6 +49,14 @@ LIST_PAGE_SIZE = 500
 LIST_ROWS_PAGE_SIZE = 500
 CHECK_DOCUMENT_ID = "airbyte-connection-check"
 CHECK_ATTEMPTS = 2  # a check answers in seconds; the sync's retries are for long runs
+# The network's fault, never the request's: refused or reset connections, timeouts, and a body cut
+# short (Content-Length promised more; requests raises ChunkedEncodingError, http.client IncompleteRead).
+TRANSIENT_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    http.client.IncompleteRead,
+)
 MANAGED_HINT = "it is managed by a Dust connector; use a folder or a data source created for the API"
 
 
@@ -57,6 +68,13 @@ class DustError(Exception):
 
 class RecordRejected(DustError):
     """Dust refused this one document (400, 403 data_source_quota_error, 413): the record's fault."""
+
+
+def encode_body(body: dict) -> bytes:
+    """The bytes an upsert sends: compact UTF-8 JSON (requests' default escapes every non-ASCII
+    character, up to 12 bytes for one emoji, which would put text far under the character limit
+    over the body limit)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def error_of(response: requests.Response) -> DustError:
@@ -158,8 +176,9 @@ class DustClient:
         self.session.mount("https://", adapter)
         self.session.headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         self.session.headers["User-Agent"] = "airbyte-destination-dust/0.1.0"
-        self.space_url = f"{config.url}/api/v1/w/{config.workspace_id}/spaces/{config.space_id}"
-        self.base = f"{self.space_url}/data_sources/{config.data_source_id}"
+        workspace_url = f"{config.url}/api/v1/w/{quote(config.workspace_id, safe='')}"
+        self.space_url = f"{workspace_url}/spaces/{quote(config.space_id, safe='')}"
+        self.base = f"{self.space_url}/data_sources/{quote(config.data_source_id, safe='')}"
         self.rate_limited_total = 0
         self._count_lock = threading.Lock()
 
@@ -175,9 +194,12 @@ class DustClient:
             slot = self.limiter.acquire()
             try:
                 response = self.session.post(
-                    f"{self.base}/documents/{document_id}", json=body, timeout=(CONNECT_TIMEOUT_S, UPSERT_TIMEOUT_S)
+                    f"{self.base}/documents/{document_id}",
+                    data=encode_body(body),
+                    headers={"Content-Type": "application/json"},
+                    timeout=(CONNECT_TIMEOUT_S, UPSERT_TIMEOUT_S),
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSIENT_EXCEPTIONS as exc:
                 response, failure = None, exc
             finally:
                 self.limiter.release(slot)
@@ -191,9 +213,9 @@ class DustClient:
                 self.limiter.pause(wait)
                 refusals, waited = refusals + 1, waited + wait
                 continue
-            if response is None or is_transient(response.status_code):
+            problem = repr(failure) if response is None else transient_problem(response)
+            if problem is not None:  # an upsert is idempotent: a 200 with a garbled body is retried too
                 transient += 1
-                problem = repr(failure) if response is None else str(error_of(response))
                 if transient >= TRANSIENT_ATTEMPTS:
                     raise _transient(f"upserting document {document_id} failed {transient} times: {problem}")
                 self._sleep(backoff_s(transient - 1))
@@ -252,9 +274,7 @@ class DustClient:
         """None when the key, region, space and data source allow writing; else what is wrong."""
         where = f"{self.config.url} (workspace {self.config.workspace_id})"
         try:
-            response = self._send(
-                "GET", f"{self.space_url}/data_sources", "listing data sources", attempts=CHECK_ATTEMPTS
-            )
+            response = self._send("GET", f"{self.space_url}/data_sources", "listing data sources", CHECK_ATTEMPTS)
         except AirbyteTracedException as exc:
             return exc.message
         if response.status_code == 401:
@@ -271,22 +291,26 @@ class DustClient:
             return f"The API key may not access space {self.config.space_id!r}: {error_of(response).message}"
         if not response.ok:
             return f"Dust answered {error_of(response)} when listing the data sources of {where}."
-        sources = response.json().get("data_sources") or []
-        found = next(
-            (s for s in sources if self.config.data_source_id in (s.get("sId"), s.get("name"), s.get("id"))), None
-        )
+        try:
+            sources = self._json(response, "listing data sources").get("data_sources") or []
+        except AirbyteTracedException as exc:
+            return exc.message
+        found = find_data_source(sources, self.config.data_source_id)
         if found is None:
             return f"Data source {self.config.data_source_id!r} was not found in space {self.config.space_id!r}."
         if found.get("connectorProvider"):
             return f"Data source {self.config.data_source_id!r} cannot take API upserts: {MANAGED_HINT}."
         probe = {"title": "Airbyte connection check", "text": "Written and deleted by Airbyte's connection check."}
-        response = self._send(
-            "POST",
-            f"{self.base}/documents/{CHECK_DOCUMENT_ID}",
-            "probing write access",
-            attempts=CHECK_ATTEMPTS,
-            json=probe,
-        )
+        try:
+            response = self._send(
+                "POST",
+                f"{self.base}/documents/{CHECK_DOCUMENT_ID}",
+                "probing write access",
+                attempts=CHECK_ATTEMPTS,
+                json=probe,
+            )
+        except AirbyteTracedException as exc:
+            return exc.message
         if response.status_code == 403:
             problem = error_of(response)
             if "managed" in problem.message:
@@ -318,14 +342,22 @@ class DustClient:
     def _send(
         self, method: str, url: str, what: str, attempts: int = TRANSIENT_ATTEMPTS, **kwargs
     ) -> requests.Response:
-        """The response of the first non-transient attempt; transient failures retried with backoff."""
+        """The response of the first non-transient attempt; transient failures retried with backoff.
+
+        A 2xx whose body is not a JSON object is transient too: every successful Dust answer is one,
+        so a body cut short or garbled on the way is the network's doing (and GET, DELETE and
+        document upserts are idempotent, so a retry is safe).
+        """
+        if "json" in kwargs:
+            kwargs["data"] = encode_body(kwargs.pop("json"))
+            kwargs["headers"] = {"Content-Type": "application/json"}
         for attempt in range(attempts):
             try:
                 response = self.session.request(method, url, timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S), **kwargs)
-                if not is_transient(response.status_code):
+                problem = transient_problem(response)
+                if problem is None:
                     return response
-                problem = str(error_of(response))
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSIENT_EXCEPTIONS as exc:
                 problem = repr(exc)
             if attempt + 1 < attempts:
                 self._sleep(backoff_s(attempt))
@@ -335,10 +367,12 @@ class DustClient:
         response = self._send(method, url, what, **kwargs)
         if not response.ok:
             raise self._fatal(error_of(response), what)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise _transient(f"{what}: Dust answered a body that is not JSON") from exc
+        return self._json(response, what)
+
+    def _json(self, response: requests.Response, what: str) -> dict:
+        if not response.ok:
+            raise self._fatal(error_of(response), what)
+        return response.json()  # `_send` only returns a 2xx whose body is a JSON object
 
     def _fatal(self, problem: DustError, what: str) -> AirbyteTracedException:
         user_fixable = problem.status in (401, 403, 404)
@@ -352,6 +386,27 @@ class DustClient:
             internal_message=str(problem),
             failure_type=FailureType.config_error if user_fixable else FailureType.system_error,
         )
+
+
+def transient_problem(response: requests.Response) -> str | None:
+    """What makes this answer worth another attempt (None: it is final, good or bad)."""
+    if is_transient(response.status_code):
+        return str(error_of(response))
+    if response.ok:
+        try:
+            body = response.json()
+        except ValueError:
+            return f"{response.status_code} with a body that is not JSON ({len(response.content)} bytes)"
+        if not isinstance(body, dict):
+            return f"{response.status_code} with a JSON {type(body).__name__} instead of an object"
+    return None
+
+
+def find_data_source(sources: list, wanted: str) -> dict | None:
+    """The data source listed under `wanted` as its sId (or name, as Dust also accepts)."""
+    return next(
+        (s for s in sources if isinstance(s, dict) and wanted in (s.get("sId"), s.get("name"), s.get("id"))), None
+    )
 
 
 def _transient(message: str) -> AirbyteTracedException:

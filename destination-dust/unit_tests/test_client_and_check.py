@@ -6,9 +6,11 @@ import threading
 import time
 
 import pytest
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from destination_dust import DestinationDust
-from destination_dust.client import DustClient, UpsertLimiter, backoff_s
+from destination_dust.client import TRANSIENT_ATTEMPTS, DustClient, UpsertLimiter, backoff_s
 from destination_dust.config import DustConfig
 from emulators.dust.api import MANAGED_DATA_SOURCE_ID, OTHER_WORKSPACE_KEY, READ_ONLY_KEY
 
@@ -117,3 +119,26 @@ def test_the_key_is_a_secret(field):
     assert connection_specification()["properties"][field]["airbyte_secret"] is True
     config = DustConfig(api_key="sk-secret", workspace_id="w", space_id="s", data_source_id="d")
     assert "sk-secret" not in repr(config)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "malformed"])
+@pytest.mark.parametrize("family", ["documents", "upserts"])
+def test_a_body_cut_short_or_garbled_is_retried_like_a_5xx(config, dust, emulator, kind, family):
+    """A truncated body (IncompleteRead) or a 200 that is not JSON is the network's doing: one of them
+    must not fail the sync, and a 200 upsert whose answer is garbled must not count as written."""
+    dust.faults.add(kind, family=family, times=2)
+    client = DustClient(DustConfig.model_validate(config), **CLIENT_OPTIONS)
+    client.upsert_document("d-1", {"text": "x"})
+    assert [d["document_id"] for d in client.list_documents(["d-1"])] == ["d-1"]
+    assert "d-1" in emulator.documents()
+
+
+def test_a_body_that_stays_garbled_fails_as_transient_after_the_retries(config, dust):
+    """Retried under the same policy as 5xx: give up after TRANSIENT_ATTEMPTS, as transient_error."""
+    dust.faults.add("malformed", family="documents", fraction=1.0)
+    client = DustClient(DustConfig.model_validate(config), **CLIENT_OPTIONS)
+    with pytest.raises(AirbyteTracedException) as failure:
+        list(client.list_documents(["d-1"]))
+    assert failure.value.failure_type == FailureType.transient_error
+    assert "not JSON" in failure.value.message
+    assert dust.log.count(family="documents") == TRANSIENT_ATTEMPTS
