@@ -9,9 +9,10 @@ package of the monorepo in editable mode with the dev tools, and reinstalls only
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -70,30 +71,83 @@ def run(cmd: list, cwd: Path = ROOT, check: bool = True) -> int:
     return code
 
 
-def docker_engine_reachable() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
-    return probe.returncode == 0
+def load_engine():
+    """integration_tests/testkit/engine.py on its own (standard library only): no package is installed yet."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("testkit_engine", TESTKIT / "testkit" / "engine.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def test(pytest_args: list[str]) -> None:
+def build_images(engine_module, engine) -> None:
+    started = time.monotonic()
+    print(f"building the images with {engine.describe()}", flush=True)
+    engine_module.build_all(engine)
+    print(f"images built in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def images() -> None:
+    """`python3 dev.py images`: every image, unmodified, with Docker if a daemon answers, else podman."""
+    engine_module = load_engine()
+    engine = engine_module.connect()
+    if engine is None:
+        sys.exit("no Docker daemon answers and podman cannot be installed here (it needs Linux with apt)")
+    build_images(engine_module, engine)
+
+
+def image_engine(skip: bool):
+    """Build the images and make an engine answer the tests (podman's Docker API on DOCKER_HOST when no Docker
+    daemon does; stopped when dev.py exits). None: no engine to be had, the image tests are deselected."""
+    engine_module = load_engine()
+    engine = None if skip else engine_module.connect()
+    if engine is None:
+        # The CDK's image tests fail (rather than skip) when the docker CLI has no engine behind it.
+        why = "--no-images" if skip else "no Docker engine reachable and podman cannot be installed here"
+        print(f"{why}: deselecting image_tests", flush=True)
+        return None
+    build_images(engine_module, engine)
+    atexit.register(engine.stop)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # CI's timeout: still stop the service
+    engine.start_api()
+    os.environ.update(engine.env)
+    # The CDK's `docker run` of each connector then shares the host's network, where the emulators listen.
+    os.environ["PATH"] = f"{engine_module.host_network_docker()}{os.pathsep}{os.environ['PATH']}"
+    print(f"image tests on {engine.describe()} ({engine.env.get('DOCKER_HOST', 'its own daemon')})", flush=True)
+    return engine_module
+
+
+def image_args(engine_module, pkg: Path) -> list[str]:
+    """A connector's standard suite runs its image as built above (not one the CDK would build from Airbyte's
+    template), and its image `read` covers every stream (the CDK reads none unless told)."""
+    image = engine_module.connector_image(pkg) if engine_module else None
+    if not image:
+        return []
+    return [
+        "-p",
+        "airbyte_cdk.test.standard_tests.pytest_hooks",
+        f"--connector-image={image}",
+        "--read-from-streams=all",
+    ]
+
+
+def test(pytest_args: list[str], no_images: bool = False) -> None:
     python = bootstrap()
     started = time.monotonic()
     run([python, "-m", "ruff", "check", "."])
     run([python, "-m", "ruff", "format", "--check", "."])
 
-    marker = []
-    if not docker_engine_reachable():
-        # The CDK's image tests fail (rather than skip) when the docker CLI has no engine behind it.
-        print("no Docker engine reachable: deselecting image_tests", flush=True)
-        marker = ["-m", "not image_tests"]
+    engine_module = image_engine(skip=no_images)
+    marker = [] if engine_module else ["-m", "not image_tests"]
 
     failures = []
     for pkg in packages():
         name = pkg.relative_to(ROOT)
         print(f"\n=== {name} ===", flush=True)
-        code = run([python, "-m", "pytest", *marker, *pytest_args], cwd=pkg, check=False)
+        pytest_run = [*marker, *image_args(engine_module, pkg), *pytest_args]
+        code = run([python, "-m", "pytest", *pytest_run], cwd=pkg, check=False)
         if code == NO_TESTS_COLLECTED:
             failures.append(f"{name}: no tests collected (every package must test itself)")
         elif code != 0:
@@ -111,14 +165,25 @@ def main() -> None:
     sub.add_parser("setup", help="create .venv and install every package with the dev tools")
     demo_cmd = sub.add_parser("demo", help="run every flow on the local emulators, twice, and print a summary")
     demo_cmd.add_argument("--database-url", help="write there instead of an embedded Postgres (never DATABASE_URL)")
-    test_cmd = sub.add_parser("test", help="ruff (lint + format check) and every package's tests")
-    test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to each pytest run")
-    args = parser.parse_args()
+    sub.add_parser("images", help="build the six images (Docker if a daemon answers, else podman)")
+    test_cmd = sub.add_parser(
+        "test",
+        help="ruff (lint + format check), the images, and every package's tests",
+        usage="%(prog)s [--no-images] [pytest arguments, passed to each pytest run]",
+        allow_abbrev=False,
+    )
+    test_cmd.add_argument("--no-images", action="store_true", help="skip building the images and the image tests")
+    # Everything else goes to pytest (an argparse.REMAINDER rejects a first argument such as `-k`).
+    args, pytest_args = parser.parse_known_args()
+    if pytest_args and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(pytest_args)}")
 
     if args.command == "setup":
         bootstrap()
     elif args.command == "test":
-        test(args.pytest_args)
+        test(pytest_args, no_images=args.no_images)
+    elif args.command == "images":
+        images()
     elif args.command == "demo":
         extra = ["--database-url", args.database_url] if args.database_url else []
         sys.exit(run([bootstrap(), "-m", "flows", "demo", *extra], cwd=TESTKIT, check=False))
