@@ -5,6 +5,7 @@ Every number here comes from reference/planhat-api.md ("reference") or is derive
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
@@ -37,6 +38,15 @@ BACKOFF_CAP_SECONDS = 60.0
 MAX_RETRIES = 8
 RETRY_AFTER_CAP_SECONDS = 300.0
 TIMEOUT_SECONDS = (10, 120)  # connect, read: a 2,000-record page of conversations can take a while
+# Requests that died before a usable answer: refused, reset, timed out, or a body cut short (the server
+# promised more bytes than it sent: IncompleteRead, surfacing from requests as ChunkedEncodingError).
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    http.client.HTTPException,
+)
 
 
 class PermissionDenied(Exception):
@@ -166,7 +176,7 @@ class PlanhatClient:
             self.requests_sent += 1
             try:
                 response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT_SECONDS)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TRANSPORT_ERRORS as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 continue
             self._observe_quota(response)

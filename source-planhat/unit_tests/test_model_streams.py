@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from airbyte_cdk.models import FailureType, Level, SyncMode
 
 from .conftest import config_for, records, states_of, sync
@@ -126,6 +127,17 @@ def test_429_and_5xx_are_retried_until_the_read_succeeds(planhat, no_real_backof
     out = sync(config_for(server), ["companies"])
     assert not out.errors and len(records(out, "companies")) == 12
     assert len(no_real_backoff) == 3
+
+
+@pytest.mark.parametrize("kind", ["truncated", "reset", "malformed"])
+def test_a_broken_answer_is_retried_like_a_5xx(planhat, no_real_backoff, kind):
+    """A body cut short (IncompleteRead, raised by requests as ChunkedEncodingError) failed the sync with the
+    CDK's generic system_error (issue 16); source-pylon retried the same fault and succeeded."""
+    server = planhat()
+    server.faults.add(kind, family="companies", times=2)
+    out = sync(config_for(server), ["companies"])
+    assert not out.errors and len(records(out, "companies")) == 12
+    assert len(no_real_backoff) == 2
 
 
 def test_paced_under_the_quota_without_a_single_429(planhat):
