@@ -58,7 +58,8 @@ def bootstrap() -> Path:
     if STAMP.exists() and STAMP.read_text() == fingerprint:
         return python
     print("installing the packages and dev tools (only when a pyproject changed)", flush=True)
-    editable = [arg for pkg in packages() for arg in ("-e", str(pkg))]
+    # The testkit with its `test` extra (PyAirbyte, for integration_tests/tests/test_pyairbyte.py).
+    editable = [arg for pkg in packages() for arg in ("-e", f"{pkg}[test]" if pkg == TESTKIT else str(pkg))]
     run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", DEV_REQUIREMENTS, *editable])
     STAMP.write_text(fingerprint)
     return python
