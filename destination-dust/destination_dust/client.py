@@ -49,6 +49,9 @@ LIST_PAGE_SIZE = 500
 LIST_ROWS_PAGE_SIZE = 500
 CHECK_DOCUMENT_ID = "airbyte-connection-check"
 CHECK_ATTEMPTS = 2  # a check answers in seconds; the sync's retries are for long runs
+# Dust's 8 MB body limit on the spaces path (reference), read as 10^6 bytes per MB, the lower reading:
+# the writer splits documents so that no upsert body is larger.
+UPSERT_BODY_LIMIT_BYTES = 8_000_000
 # The network's fault, never the request's: refused or reset connections, timeouts, and a body cut
 # short (Content-Length promised more; requests raises ChunkedEncodingError, http.client IncompleteRead).
 TRANSIENT_EXCEPTIONS = (

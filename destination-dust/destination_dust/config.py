@@ -7,6 +7,7 @@ checked-in file and the model drift apart.
 from __future__ import annotations
 
 import json
+import re
 from enum import Enum
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ DEFAULT_UPSERTS_PER_MINUTE = 100  # a margin under Dust's limit for other integr
 # Dust's own connectors skip documents over 750k characters; the plan limit is 2 MB (reference).
 DEFAULT_MAX_DOCUMENT_CHARS = 750_000
 PLAN_MAX_DOCUMENT_CHARS = 2_000_000
+API_KEY_CHARS = re.compile(r"[\x21-\x7e]+")  # what an HTTP header value can carry without quoting
 
 
 class Target(str, Enum):
@@ -151,6 +153,27 @@ class DustConfig(BaseModel):
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key_as_pasted(cls, value: Any) -> Any:
+        # A key pasted with a line break or spaces around it (from an .env file, a terminal) is the
+        # same key; anything else that cannot go in an HTTP header is refused here, without quoting
+        # it, because requests would quote the whole header value in its error.
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value or not API_KEY_CHARS.fullmatch(value):
+            raise ValueError(
+                "must be the key itself (sk-…): it is empty, or has a space, a line break or a character "
+                "that is not printable ASCII"
+            )
+        return value
+
+    @field_validator("workspace_id", "space_id", "data_source_id", mode="before")
+    @classmethod
+    def _id_as_pasted(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
     @property
     def url(self) -> str:

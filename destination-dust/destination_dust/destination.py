@@ -1,12 +1,16 @@
-"""The Airbyte entry points: spec (from the config model), check, and write over raw stdin lines."""
+"""The Airbyte entry points: spec (from the config model), check, and write over raw stdin lines.
+
+Every input is checked before it is used (inputs.py): a config or catalog file that cannot be read
+is a config_error naming the file, never the CDK's generic "Something went wrong".
+"""
 
 from __future__ import annotations
 
-import io
+import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
@@ -22,39 +26,26 @@ from airbyte_cdk.models import (
     FailureType,
     Status,
 )
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, get_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pydantic import ValidationError
 
 from . import config as config_module
 from .client import DustClient
 from .config import DustConfig
-from .writer import BadInput, Writer
+from .inputs import InputMessages, check_catalog, read_json_object
+from .writer import Writer
 
 
 def parse_config(config: Mapping[str, Any]) -> DustConfig:
     try:
         return DustConfig.model_validate(dict(config))
     except ValidationError as exc:
+        # `msg` and `loc` only: pydantic's `input` would quote the values, the API key among them.
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
         raise AirbyteTracedException(
             message=f"The configuration is not valid: {problems}", failure_type=FailureType.config_error
         ) from None
-
-
-def read_lines(lines: Iterable[str]) -> Iterator[dict]:
-    """stdin as JSON objects, untouched: the CDK's models would drop fields they do not know (state `id`)."""
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            message = json.loads(line)
-        except ValueError as exc:
-            raise BadInput(number, f"not JSON ({exc.msg}): {line[:80]!r}") from None
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            raise BadInput(number, f"no message type: {line[:80]!r}")
-        if message["type"] == "RECORD" and not isinstance((message.get("record") or {}).get("data"), dict):
-            raise BadInput(number, "a RECORD without a data object")
-        yield message
 
 
 def as_dict(message: Any) -> dict:
@@ -70,9 +61,14 @@ class DestinationDust(Destination):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecificationSerializer.load(config_module.spec())
 
+    @staticmethod
+    def read_config(config_path: str) -> MutableMapping[str, Any]:
+        return read_json_object(config_path, "config")
+
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         try:
-            problem = DustClient(parse_config(config), **self.client_options).check()
+            client = DustClient(parse_config(config), **self.client_options)
+            problem = client.check()
         except AirbyteTracedException as exc:
             problem = exc.message
         if problem:
@@ -83,18 +79,47 @@ class DestinationDust(Destination):
         self,
         config: Mapping[str, Any],
         configured_catalog: ConfiguredAirbyteCatalog | dict,
-        input_messages: Iterable[AirbyteMessage | dict],
+        input_messages: Iterable[AirbyteMessage | dict] | InputMessages,
     ) -> Iterable[dict]:
-        """Yields output messages as dicts (JSON-ready), STATE messages exactly as received plus stats."""
-        catalog = asdict(configured_catalog) if is_dataclass(configured_catalog) else configured_catalog
-        catalog = json.loads(json.dumps(catalog, default=lambda v: getattr(v, "value", str(v))))
-        client = DustClient(parse_config(config), **self.client_options)
-        yield from Writer(client.config, catalog, client).run(as_dict(m) for m in input_messages)
+        """Yields output messages as dicts (JSON-ready), STATE messages exactly as received plus stats.
 
-    def _run_write(self, config: Mapping[str, Any], configured_catalog_path: str, input_stream: io.TextIOWrapper):
-        with open(configured_catalog_path) as handle:
-            catalog = json.load(handle)
-        yield from self.write(config, catalog, read_lines(input_stream))
+        `input_messages` is stdin's InputMessages (line numbers in every error) or, in tests, messages
+        numbered from 1 as if each were a line.
+        """
+        catalog = asdict(configured_catalog) if is_dataclass(configured_catalog) else configured_catalog
+        catalog = check_catalog(json.loads(json.dumps(catalog, default=lambda v: getattr(v, "value", str(v)))))
+        client = DustClient(parse_config(config), **self.client_options)
+        if isinstance(input_messages, InputMessages):
+            numbered: Iterable[tuple[int, dict]] = input_messages
+        else:
+            numbered = enumerate((as_dict(m) for m in input_messages), 1)
+        yield from Writer(client.config, catalog, client).run(numbered)
+
+    def _run_write(self, config: Mapping[str, Any], configured_catalog_path: str, input_stream: Any):
+        catalog = check_catalog(
+            read_json_object(configured_catalog_path, "catalog"), f"The catalog {configured_catalog_path}"
+        )
+        # The CDK hands stdin wrapped in a strict UTF-8 text reader, which fails on a bad byte ahead of the
+        # line holding it; read its bytes instead, and decode line by line (inputs.InputMessages).
+        yield from self.write(config, catalog, InputMessages(getattr(input_stream, "buffer", input_stream)))
+
+    def run_cmd(self, parsed_args: argparse.Namespace) -> Iterator[AirbyteMessage | dict]:
+        try:
+            if parsed_args.command in ("check", "write"):
+                # The model first: its messages name the field and never quote a value; the CDK's
+                # JSON-schema check that follows says "'fast' is not of type 'integer'" and no more.
+                config = self.read_config(parsed_args.config)
+                secrets = get_secrets(config_module.connection_specification(), config)
+                # The key is used stripped (config.py): mask it as used, not only as pasted.
+                update_secrets([*secrets, *(v.strip() for v in secrets if isinstance(v, str) and v.strip())])
+                parse_config(config)
+            yield from super().run_cmd(parsed_args)
+        except AirbyteTracedException as exc:
+            # The protocol's answer to a check that cannot even start is a failed status, not a crash.
+            status = exc.as_connection_status_message() if parsed_args.command == "check" else None
+            if status is None:
+                raise
+            yield status
 
     def run(self, args: list[str]) -> None:
         from airbyte_cdk.exception_handler import init_uncaught_exception_handler
@@ -102,5 +127,10 @@ class DestinationDust(Destination):
         init_uncaught_exception_handler(logging.getLogger("airbyte"))
         for message in self.run_cmd(self.parse_args(args)):
             data = message if isinstance(message, dict) else AirbyteMessageSerializer.dump(message)
+            if data.get("type") == "CONNECTION_STATUS":  # logs and traces are filtered by the CDK; this is not
+                status = data["connectionStatus"]
+                status["message"] = (
+                    filter_secrets(status["message"]) if status.get("message") else status.get("message")
+                )
             sys.stdout.write(orjson.dumps(data).decode() + "\n")
             sys.stdout.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ PARTS_TAG = "parts"  # on split documents: how many parts the record has
 # Bumped when rendering changes, so a new connector version re-uploads what it now renders differently.
 RENDER_VERSION = "1"
 UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31: beyond it a "timestamp" is not a date
 TIMESTAMP_FIELDS = ("updated_at", "updatedAt", "lastUpdated", "last_updated", "modified_at", "modifiedAt", "updated")
 CREATED_FIELDS = ("created_at", "createdAt", "createDate", "created")
 URL_FIELDS = ("link", "url", "source_url", "html_url", "web_url", "permalink")
@@ -122,16 +124,41 @@ def field_value(record: dict, path: str) -> Any:
     return value
 
 
+class MissingKey(ValueError):
+    """A record of a keyed stream without a value for one of its key fields.
+
+    The policy (README, "Document ids"): a stream with a key (the catalog's primary key, `id_fields`
+    or a preset's) never falls back to a content hash, because the next version of the record would
+    get another id and both would stay in Dust. Such a record is rejected (fail, or skip_and_report).
+    """
+
+    def __init__(self, field: str, fields: list[str]) -> None:
+        super().__init__(f"it has no value for {field!r}, a field of its key ({', '.join(fields)})")
+        self.field = field
+
+
+def key_values(record: dict, fields: list[str]) -> list[Any]:
+    values = [field_value(record, f) for f in fields]
+    for name, value in zip(fields, values, strict=True):
+        if value is None or value == "":
+            raise MissingKey(name, fields)
+    return values
+
+
+def content_id(record: dict) -> str:
+    """A keyless stream's id: a hash of the record, so the same record is always the same document."""
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
 def document_id(
     ctx: RecordContext, record: dict, prefix: str | None = None, key_fields: list[str] | None = None
 ) -> str:
     fields = ctx.settings.id_fields or key_fields or [".".join(path) for path in ctx.primary_key]
-    values = [field_value(record, f) for f in fields]
     prefix = prefix or ctx.stream
-    if fields and all(v is not None and v != "" for v in values):
-        return sanitize_id("-".join([prefix, *(str(v) for v in values)]))
-    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-    return sanitize_id(f"{prefix}-{hashlib.sha256(canonical.encode()).hexdigest()[:32]}")
+    if fields:
+        return sanitize_id("-".join([prefix, *(str(v) for v in key_values(record, fields))]))
+    return sanitize_id(f"{prefix}-{content_id(record)}")
 
 
 def epoch_ms(value: Any) -> int | None:
@@ -139,7 +166,10 @@ def epoch_ms(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value * 1000) if abs(value) < 100_000_000_000 else int(value)
+        if not math.isfinite(value):
+            return None  # JSON's 1e400 reads as infinity
+        ms = int(value * 1000) if abs(value) < 100_000_000_000 else int(value)
+        return ms if abs(ms) <= MAX_EPOCH_MS else None
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value.strip():

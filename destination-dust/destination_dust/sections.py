@@ -16,6 +16,7 @@ from typing import Any
 from .html import readable
 
 INLINE_TEXT_CHARS = 200  # longer (or multi-line) strings get their own titled sub-section
+MAX_SECTION_LEVEL = 10  # nesting rendered as sub-sections; Markdown has six heading levels already
 TITLE_KEYS = (
     "title",
     "name",
@@ -103,6 +104,9 @@ def render_value(label: str, value: Any, level: int) -> tuple[str | None, Sectio
     """A field as one `Label: value` line, or as a titled sub-section; (None, None) when empty."""
     if is_empty(value):
         return None, None
+    if isinstance(value, dict | list) and level >= MAX_SECTION_LEVEL:
+        # Deeper than any heading helps a reader: the rest of the value as compact JSON, under its label.
+        return render_value(label, json.dumps(value, ensure_ascii=False, default=str), level)
     if isinstance(value, dict):
         section = render_object(value, level + 1, heading(level + 1, label))
         return None, (None if section.is_empty() else section)

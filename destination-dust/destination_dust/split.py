@@ -9,15 +9,57 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .client import UPSERT_BODY_LIMIT_BYTES, encode_body
 from .documents import MAX_TITLE_CHARS, PARTS_TAG, DustDocument, sanitize_id, tag
 from .sections import Section
+
+MIN_PART_CHARS = 1_000  # a character budget below this means the title and tags alone fill the body
+BODY_MARGIN = 0.95  # aim a little under the body limit: a part is cut at section and line boundaries
+
+
+class DocumentTooLarge(ValueError):
+    """No split fits Dust's request limit (what every part repeats, title and tags, is itself near it)."""
 
 
 def part_id(document_id: str, index: int) -> str:
     return sanitize_id(f"{document_id}-part{index}")
 
 
-def split_document(document: DustDocument, max_chars: int) -> list[DustDocument]:
+def body_bytes(document: DustDocument) -> int:
+    return len(encode_body(document.body()))
+
+
+def split_document(
+    document: DustDocument, max_chars: int, max_body_bytes: int = UPSERT_BODY_LIMIT_BYTES
+) -> list[DustDocument]:
+    """Parts of at most `max_chars` characters of text whose upsert bodies fit Dust's request limit.
+
+    Characters are not bytes: non-ASCII text takes up to 4 bytes a character, control characters
+    6 when escaped, and many small sections carry JSON overhead. So the character budget shrinks
+    until the largest body fits, or DocumentTooLarge says why it never can.
+    """
+    fixed = body_bytes(replace(document, section=Section()))  # title and tags: every part repeats them
+    if fixed >= max_body_bytes * BODY_MARGIN:
+        raise DocumentTooLarge(
+            f"its title and tags alone take {fixed:,} bytes of an upsert body, over Dust's {max_body_bytes:,}-byte "
+            "request limit; every part would repeat them, so no split fits"
+        )
+    budget = max_chars
+    while True:
+        parts = split_by_chars(document, budget)
+        largest = max(body_bytes(part) for part in parts)
+        if largest <= max_body_bytes:
+            return parts
+        shrunk = int(budget * (max_body_bytes - fixed) / max(largest - fixed, 1) * BODY_MARGIN)
+        if shrunk < MIN_PART_CHARS:
+            raise DocumentTooLarge(
+                f"its parts' upsert bodies stay over Dust's {max_body_bytes:,}-byte request limit even at "
+                f"{budget:,} characters a part"
+            )
+        budget = min(shrunk, budget - 1)
+
+
+def split_by_chars(document: DustDocument, max_chars: int) -> list[DustDocument]:
     if document.section.size() <= max_chars:
         return [document]
     pieces = pack(document.section, max_chars)

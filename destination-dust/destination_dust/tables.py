@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from typing import Any
 
 from .client import DustClient, RecordRejected
-from .documents import epoch_ms, field_value, sanitize_id
+from .documents import content_id, epoch_ms, key_values, sanitize_id
 from .generations import GENERATION_COLUMN, Generations
 
 logger = logging.getLogger("airbyte")
@@ -79,6 +80,8 @@ class TableWriter:
         return self.columns[key]
 
     def value(self, key: str, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON's 1e400 reads as infinity, which no JSON body can carry
         if isinstance(value, dict | list):
             return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
         if isinstance(value, str) and (is_datetime_schema(self.properties.get(key) or {}) or ISO_DATETIME.match(value)):
@@ -88,11 +91,10 @@ class TableWriter:
         return value
 
     def row_id(self, record: dict) -> str:
-        values = [field_value(record, f) for f in self.key_fields]
-        if self.key_fields and all(v is not None for v in values):
-            return sanitize_id("-".join(str(v) for v in values))
-        canonical = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        """From the key (a record missing part of it raises MissingKey: documents.py); a hash without one."""
+        if self.key_fields:
+            return sanitize_id("-".join(str(v) for v in key_values(record, self.key_fields)))
+        return content_id(record)
 
     def add(self, record: dict) -> None:
         value = {self.column(k): self.value(k, v) for k, v in record.items()}

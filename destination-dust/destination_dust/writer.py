@@ -6,15 +6,19 @@ a small thread pool; the client paces them. Each STATE remembers how many upsert
 submitted when it arrived and is echoed, in arrival order, once all of those have completed.
 Messages are plain dicts so that fields the CDK's models do not know (the platform's state `id`)
 pass through untouched.
+
+Whatever stops a sync (a bad line, a record that cannot be written, Dust failing), the states of
+everything written before it are echoed first, so a retry resumes after them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -23,31 +27,57 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .client import DustClient, RecordRejected
 from .config import DustConfig, OnRejected, Target
-from .documents import PARTS_TAG, STREAM_TAG, DustDocument, RecordContext, build_document, stored_hash, stored_tag
+from .documents import (
+    PARTS_TAG,
+    STREAM_TAG,
+    DustDocument,
+    MissingKey,
+    RecordContext,
+    build_document,
+    stored_hash,
+    stored_tag,
+)
 from .generations import GENERATION_TAG, Generations, as_generation
+from .inputs import MAX_RECORD_DEPTH, BadInput, config_error, depth_of
 from .presets import layout_for
-from .split import part_id, split_document
+from .split import DocumentTooLarge, part_id, split_document
 from .tables import TableWriter
 
 logger = logging.getLogger("airbyte")
 
+REJECTION_HINTS = {
+    "missing_key": "Records of a stream with a key need every key field (set id_fields to fields every record "
+    "has), or set on_rejected_record to skip_and_report to skip such records.",
+    "too_large": "Leave the biggest field out (exclude_fields), or set on_rejected_record to skip_and_report.",
+    "too_deep": "Leave the field out (exclude_fields), or set on_rejected_record to skip_and_report.",
+    "dust": "Fix the record at its source, leave the field out (exclude_fields), or set on_rejected_record "
+    "to skip_and_report to skip such records.",
+}
 BATCH_DOCUMENTS = 50  # records rendered before one hash lookup; a STATE flushes earlier
 QUEUED_PER_WORKER = 4  # upserts queued ahead of the pool, per worker: bounds memory
 
 
-class BadInput(Exception):
-    """A line on stdin that is not an Airbyte message."""
-
-    def __init__(self, line_number: int, problem: str) -> None:
-        super().__init__(f"line {line_number} of the input is not an Airbyte message: {problem}")
-        self.line_number = line_number
-
-
 @dataclass
 class Rejection:
+    """A record that cannot be written: the sync fails on it, or (skip_and_report) skips and reports it."""
+
     stream: str
-    document_id: str
-    error: RecordRejected
+    line: int
+    kind: str  # short, for the summary: Dust's error type, `missing_key`, `too_large`, `too_deep`
+    reason: str
+    document_id: str | None = None
+    what: str | None = None  # what was refused when it is not a document ("row")
+    failure_type: FailureType = FailureType.config_error  # the user decides: fix, exclude, or skip
+
+    @classmethod
+    def from_dust(cls, stream: str, line: int, error: RecordRejected, **where: str) -> Rejection:
+        # A 400 is a request this connector built wrong (a bug); 403 quota and 413 are the record's size.
+        failure_type = FailureType.config_error if error.status in (403, 413) else FailureType.system_error
+        return cls(stream, line, error.kind, f"refused: {error}", failure_type=failure_type, **where)
+
+    def describe(self) -> str:
+        what = f"document {self.document_id}" if self.document_id else self.what
+        return f"the record at line {self.line} of stream {self.stream!r}{f' ({what})' if what else ''}: {self.reason}"
 
 
 class Held(NamedTuple):
@@ -69,7 +99,7 @@ class StreamWriter:
     generations: Generations
     layout: Any = None
     table: TableWriter | None = None
-    buffer: dict[str, list[DustDocument]] = field(default_factory=dict)
+    buffer: dict[str, tuple[int, list[DustDocument]]] = field(default_factory=dict)  # id -> (line, parts)
     records_since_state: int = 0
     records: int = 0
     complete: bool = False
@@ -119,33 +149,42 @@ class Writer:
         self._known_parts: dict[str, int] = {}  # base document id -> parts in Dust (0: not split)
         self._records_since_global = 0
         self._source_failed = False
+        self._failure: BaseException | None = None  # the first failed write; nothing after it is committed
         self._lock = threading.Lock()
 
     # -- the message loop --------------------------------------------------------------------
 
-    def run(self, messages: Iterable[dict]) -> Iterator[dict]:
+    def run(self, messages: Iterable[tuple[int, dict]]) -> Iterator[dict]:
+        """`messages` are (line number, message) pairs; the numbers go into every error message."""
         bad: BadInput | None = None
         iterator = iter(messages)
         try:
-            while True:
-                try:
-                    message = next(iterator)
-                except StopIteration:
-                    break
-                except BadInput as exc:
-                    bad = exc
-                    break
-                kind = message.get("type")
-                if kind == "RECORD":
-                    self._record(message["record"])
-                elif kind == "STATE":
-                    self._state(message)
-                elif kind == "TRACE":
-                    self._trace(message["trace"])
+            try:
+                while True:
+                    try:
+                        line, message = next(iterator)
+                    except StopIteration:
+                        break
+                    except BadInput as exc:
+                        bad = exc
+                        break
+                    kind = message.get("type")
+                    if kind == "RECORD":
+                        self._record(message["record"], line)
+                    elif kind == "STATE":
+                        self._state(message)
+                    elif kind == "TRACE":
+                        self._trace(message["trace"])
+                    yield from self._ready_states()
+                self._flush_all()  # the records before a bad line are valid: write them too
+                self._drain()
                 yield from self._ready_states()
-            self._flush_all()
-            self._drain()
-            yield from self._ready_states()
+            except Exception as exc:  # noqa: BLE001 -- raised again below, once the committed states are out
+                yield from self._committed_states()
+                first = self._failure or exc  # a write that failed before `exc` was raised came first
+                if first is not exc:
+                    logger.warning(f"Also stopped on: {exc}")
+                raise first from None
             if bad is not None:
                 raise AirbyteTracedException(
                     message=f"Stopped at {bad}. Everything before it was written and its states echoed.",
@@ -157,29 +196,51 @@ class Writer:
         finally:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _stream(self, descriptor: dict) -> StreamWriter:
-        found = self.streams.get(stream_key(descriptor))
+    def _committed_states(self) -> Iterator[dict]:
+        """After a failure: let what is in flight finish, then echo the states all of whose writes succeeded."""
+        wait(list(self._futures))
+        with contextlib.suppress(Exception):  # a failure is kept in self._failure, which `run` raises
+            self._advance()
+        while self._pending_states and self._pending_states[0][1] <= self._completed:
+            yield self._pending_states.popleft()[0]
+
+    def _stream(self, record: dict, line: int) -> StreamWriter:
+        found = self.streams.get(stream_key({"name": record["stream"], "namespace": record.get("namespace")}))
         if found is None:
-            raise AirbyteTracedException(
-                message=f"Received a record for stream {descriptor.get('name')!r}, which is not in the configured catalog.",
-                failure_type=FailureType.system_error,
+            raise config_error(
+                f"Line {line} is a record of stream {record['stream']!r}, which the configured catalog does not "
+                "list: the catalog given to `write` must be the one the source reads with."
             )
         return found
 
-    def _record(self, record: dict) -> None:
-        stream = self._stream({"name": record["stream"], "namespace": record.get("namespace")})
+    def _record(self, record: dict, line: int) -> None:
+        stream = self._stream(record, line)
         stream.records_since_state += 1
         stream.records += 1
         self._records_since_global += 1
         self.stats.records += 1
-        data = record.get("data") or {}
-        if stream.table is not None:
-            self._guard(stream.ctx.stream, f"{stream.ctx.stream} row", lambda: stream.table.add(data))
+        name, data = stream.ctx.stream, record["data"]
+        depth, path = depth_of(data)
+        if depth > MAX_RECORD_DEPTH:
+            where = ".".join(path[:4]) + (".…" if len(path) > 4 else "")
+            reason = f"it nests more than {MAX_RECORD_DEPTH} levels deep (under {where!r}), deeper than this destination renders"
+            self._rejected(Rejection(name, line, "too_deep", reason))
             return
-        document = replace(build_document(data, stream.ctx, stream.layout), generation=stream.generations.current)
-        parts = split_document(document, self.config.max_document_chars)
+        if stream.table is not None:
+            self._guard(name, line, "row", lambda: stream.table.add(data))
+            return
+        try:
+            document = replace(build_document(data, stream.ctx, stream.layout), generation=stream.generations.current)
+        except MissingKey as exc:
+            self._rejected(Rejection(name, line, "missing_key", str(exc)))
+            return
+        try:
+            parts = split_document(document, self.config.max_document_chars)
+        except DocumentTooLarge as exc:
+            self._rejected(Rejection(name, line, "too_large", str(exc), document_id=document.document_id))
+            return
         stream.buffer.pop(document.document_id, None)  # a later record with the same id wins
-        stream.buffer[document.document_id] = parts
+        stream.buffer[document.document_id] = (line, parts)
         if len(stream.buffer) >= BATCH_DOCUMENTS:
             self._flush(stream)
 
@@ -219,7 +280,7 @@ class Writer:
     def _flush_all(self) -> None:
         for stream in self.streams.values():
             if stream.table is not None:
-                self._guard(stream.ctx.stream, f"{stream.ctx.stream} rows", stream.table.flush)
+                stream.table.flush()
             else:
                 self._flush(stream)
 
@@ -228,7 +289,7 @@ class Writer:
             return
         batch, stream.buffer = stream.buffer, {}
         self._lookup([base for base in batch if base not in self._known_parts])
-        for base, parts in batch.items():
+        for base, (line, parts) in batch.items():
             split = len(parts) > 1 or parts[0].document_id != base
             previous_parts = self._known_parts.get(base, 0)
             stale = [part_id(base, i) for i in range(len(parts) + 1 if split else 1, previous_parts + 1)]
@@ -246,7 +307,7 @@ class Writer:
                         continue
                     self.stats.retagged += 1
                 self._known[part.document_id] = Held(content_hash, as_generation(part.generation))
-                new_futures.append(self._submit(part.document_id, self._upsert, stream.ctx.stream, part))
+                new_futures.append(self._submit(part.document_id, self._upsert, stream.ctx.stream, part, line))
             self._known_parts[base] = len(parts) if split else 0
             for document_id in stale:
                 self._known[document_id] = None
@@ -277,8 +338,8 @@ class Writer:
         self._futures.append(future)
         self._submitted += 1
         while len(self._futures) > self.config.concurrency * QUEUED_PER_WORKER:
-            self._futures[0].result()
-            self._advance()
+            wait([self._futures[0]])
+            self._advance()  # raises if that write failed
         return future
 
     @staticmethod
@@ -289,11 +350,11 @@ class Writer:
             previous.result()
         return task(*args)
 
-    def _upsert(self, stream: str, document: DustDocument) -> Rejection | None:
+    def _upsert(self, stream: str, document: DustDocument, line: int) -> Rejection | None:
         try:
             self.client.upsert_document(document.document_id, document.body())
         except RecordRejected as exc:
-            return Rejection(stream, document.document_id, exc)
+            return Rejection.from_dust(stream, line, exc, document_id=document.document_id)
         with self._lock:
             self.stats.upserts += 1
         return None
@@ -306,39 +367,45 @@ class Writer:
             self.stats.deleted += 1
 
     def _advance(self) -> None:
-        while self._futures and self._futures[0].done():
-            result = self._futures.popleft().result()  # a failed write raises here and stops the sync
+        """Count the writes that finished, in order. The first one that failed stops the sync: it is
+        kept in `_failure`, left uncounted, and nothing after it is counted (so no state after it is echoed)."""
+        while self._failure is None and self._futures and self._futures[0].done():
+            try:
+                result = self._futures[0].result()
+                if isinstance(result, Rejection):
+                    self._rejected(result)
+            except Exception as exc:
+                self._failure = exc
+                raise
+            self._futures.popleft()
             self._completed += 1
-            if isinstance(result, Rejection):
-                self._rejected(result)
 
     def _drain(self) -> None:
-        while self._futures:
-            self._futures[0].result()
+        while self._futures and self._failure is None:
+            wait([self._futures[0]])
             self._advance()
 
     def _rejected(self, rejection: Rejection) -> None:
-        problem = rejection.error
-        message = (
-            f"Dust rejected document {rejection.document_id!r} of stream {rejection.stream!r}: "
-            f"{problem.status} {problem.kind}: {problem.message}"
-        )
         if self.config.on_rejected_record == OnRejected.skip_and_report:
-            logger.warning(f"Skipped: {message}")
-            self._known[rejection.document_id] = None  # not in Dust: a later record with this id is sent
+            logger.warning(f"Skipped {rejection.describe()}")
+            if rejection.document_id in self._known:
+                self._known[rejection.document_id] = None  # not in Dust: a later record with this id is sent
             self.stats.rejected.append(rejection)
             return
+        hint = REJECTION_HINTS.get(rejection.kind, REJECTION_HINTS["dust"])
         raise AirbyteTracedException(
-            message=message,
-            internal_message=str(problem),
-            failure_type=FailureType.config_error if problem.status in (403, 413) else FailureType.system_error,
+            message=f"Cannot write {rejection.describe()}. {hint}",
+            internal_message=rejection.reason,
+            failure_type=rejection.failure_type,
         )
 
-    def _guard(self, stream: str, what: str, action) -> None:
+    def _guard(self, stream: str, line: int, what: str, action: Callable[[], None]) -> None:
         try:
             action()
         except RecordRejected as exc:
-            self._rejected(Rejection(stream, what, exc))
+            self._rejected(Rejection.from_dust(stream, line, exc, what=what))
+        except MissingKey as exc:
+            self._rejected(Rejection(stream, line, "missing_key", str(exc), what=what))
 
     # -- end of the sync ---------------------------------------------------------------------
 
@@ -392,5 +459,11 @@ class Writer:
             f"{self.client.rate_limited_total} rate-limit answers absorbed"
         )
         if stats.rejected:
-            listing = "; ".join(f"{r.stream}/{r.document_id}: {r.error.kind}" for r in stats.rejected[:20])
-            logger.warning(f"{len(stats.rejected)} records were skipped because Dust rejected them: {listing}")
+            # The last line of the sync: skipping was asked for, but the user must see what is missing.
+            count = len(stats.rejected)
+            listing = "; ".join(f"line {r.line} of {r.stream}: {r.kind}" for r in stats.rejected[:20])
+            more = f"; and {count - 20} more" if count > 20 else ""
+            logger.warning(
+                f"Skipped {count} of {stats.records} records, which are not in Dust (on_rejected_record is "
+                f"skip_and_report): {listing}{more}"
+            )

@@ -185,3 +185,18 @@ def test_titles_and_tags_are_capped():
     )
     assert len(document.title) == 512
     assert all(len(t) <= 512 for t in document.all_tags())
+
+
+def test_deep_records_render_deep_values_as_json_not_endless_headings():
+    """A record nested hundreds deep must neither crash (recursion) nor become hundreds of sub-sections."""
+    value: dict = {"leaf": "here"}
+    for _ in range(300):
+        value = {"a": value}
+    ctx = RecordContext("things", [["id"]], StreamSettings(name="things"))
+    document = build_document({"id": 1, "x": value}, ctx, layout_for("things", ctx.settings.preset))
+
+    def depth(section, level=0):
+        return max([level, *(depth(child, level + 1) for child in section.sections)])
+
+    assert depth(document.section) <= 12
+    assert '"leaf": "here"' in document.section.text()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from destination_dust.client import encode_body
+from destination_dust.documents import DustDocument
 from destination_dust.sections import Section
-from destination_dust.split import pack
+from destination_dust.split import DocumentTooLarge, pack, split_document
 from destination_dust.tables import column_names, slug
 
 from .conftest import catalog, complete, configured, record, state, write
@@ -77,6 +81,24 @@ def test_pack_cuts_a_single_huge_section_at_line_breaks():
     pieces = pack(section, 2000)
     assert all(p.size() <= 2000 for p in pieces)
     assert "".join(p.text() for p in pieces).count("line\n") == 5000
+
+
+def test_parts_fit_the_body_limit_in_bytes_not_only_in_characters():
+    """Characters are not bytes: 6-byte escapes (control characters) and 4-byte emoji under the character
+    limit would still be answered 413; every part's upsert body must fit, and all the text stay."""
+    text = "\u0001" * 30_000 + "\U0001f600" * 20_000  # 50k characters, 260k bytes of JSON
+    document = DustDocument("d", "T", Section(prefix="# T\n", content=text), "tickets", tags=["a:b"])
+    parts = split_document(document, max_chars=100_000, max_body_bytes=60_000)
+    assert len(parts) > 4
+    assert all(len(encode_body(p.body())) <= 60_000 for p in parts)
+    assert "".join(p.section.text().removeprefix("# T\n") for p in parts) == text
+
+
+def test_a_document_whose_tags_alone_fill_the_body_fails_loudly():
+    """Every part repeats the tags: if they alone are over the limit, no split helps; say so."""
+    document = DustDocument("d", "T", Section(content="x"), "tickets", tags=[f"t:{i}" for i in range(10_000)])
+    with pytest.raises(DocumentTooLarge, match="title and tags alone take"):
+        split_document(document, max_chars=100_000, max_body_bytes=50_000)
 
 
 def test_column_names_are_slugs_and_collisions_are_stable():
