@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,6 +39,11 @@ BACKOFF_CAP_SECONDS = 60.0
 MAX_RETRIES = 8
 RETRY_AFTER_CAP_SECONDS = 300.0
 TIMEOUT_SECONDS = (10, 120)  # connect, read: a 2,000-record page of conversations can take a while
+# `check` answers a person waiting in the Airbyte UI: one retry, short timeouts, a short wait, so a dead
+# host or a wrong token is reported in seconds (it took 190 s when check retried as a sync does).
+CHECK_RETRIES = 1
+CHECK_TIMEOUT_SECONDS = (3, 3)  # GET /companies?limit=1 is the cheapest call there is
+CHECK_WAIT_CAP_SECONDS = 1.0
 # Requests that died before a usable answer: refused, reset, timed out, or a body cut short (the server
 # promised more bytes than it sent: IncompleteRead, surfacing from requests as ChunkedEncodingError).
 TRANSPORT_ERRORS = (
@@ -47,6 +53,25 @@ TRANSPORT_ERRORS = (
     requests.exceptions.ContentDecodingError,
     http.client.HTTPException,
 )
+# The base URL cannot be requested at all: the user's to fix, and no retry will help.
+UNUSABLE_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """How hard one call tries before it fails: a sync outlasts the quota's reset, a check answers fast."""
+
+    retries: int
+    timeout: tuple[float, float]  # connect, read
+    wait_cap: float  # the longest wait between two attempts, Retry-After included
+
+
+SYNC = Persistence(MAX_RETRIES, TIMEOUT_SECONDS, RETRY_AFTER_CAP_SECONDS)
+CHECK = Persistence(CHECK_RETRIES, CHECK_TIMEOUT_SECONDS, CHECK_WAIT_CAP_SECONDS)
 
 
 class PermissionDenied(Exception):
@@ -60,6 +85,16 @@ class PermissionDenied(Exception):
 
 class NotFound(AirbyteTracedException):
     """A 404 (undocumented in Planhat): fatal for a list, expected for a record deleted meanwhile."""
+
+
+class Unanswered(AirbyteTracedException):
+    """Every attempt failed on transport or a retryable status: transient for a sync, "unreachable" for a check."""
+
+    def __init__(self, path: str, problem: str, retries: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.problem = problem
+        self.retries = retries
 
 
 class Pacer:
@@ -147,14 +182,14 @@ class PlanhatClient:
         token: str,
         requests_per_minute: int,
         *,
-        region: str = "custom",
+        target: str | None = None,
         time_scale: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.region = region
+        self.target = target or f"base_url {self.base_url}"
         self.time_scale = time_scale
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -163,19 +198,29 @@ class PlanhatClient:
         self.session.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
         self.requests_sent = 0
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+    def get(self, path: str, params: dict[str, Any] | None = None, persistence: Persistence | None = None) -> Any:
+        persistence = persistence or SYNC
         last_problem = ""
         retry_after: float | None = None  # what the last failed answer asked for, if anything
-        for attempt in range(MAX_RETRIES + 1):
+        for attempt in range(persistence.retries + 1):
             if attempt:
-                delay = backoff_seconds(attempt - 1, self._rng, retry_after) / self.time_scale
-                logger.info(f"GET {path}: {last_problem}; retry {attempt} of {MAX_RETRIES} in {delay:.1f} s")
+                delay = (
+                    min(backoff_seconds(attempt - 1, self._rng, retry_after), persistence.wait_cap) / self.time_scale
+                )
+                logger.info(f"GET {path}: {last_problem}; retry {attempt} of {persistence.retries} in {delay:.1f} s")
                 pause(delay, f"to retry GET {path}", self._sleep)
                 retry_after = None
             self.pacer.wait_turn(f"GET {path}")
             self.requests_sent += 1
             try:
-                response = self.session.get(self.base_url + path, params=params, timeout=TIMEOUT_SECONDS)
+                response = self.session.get(self.base_url + path, params=params, timeout=persistence.timeout)
+            except UNUSABLE_URL_ERRORS as exc:
+                raise AirbyteTracedException(
+                    message=f"The Planhat base URL {self.base_url} cannot be requested ({type(exc).__name__}): "
+                    "set base_url to a full URL such as https://api-eu.planhat.com, or leave it out and set region.",
+                    internal_message=f"GET {self.base_url}{path}: {exc}",
+                    failure_type=FailureType.config_error,
+                ) from None
             except TRANSPORT_ERRORS as exc:
                 last_problem = f"{type(exc).__name__}: {exc}"
                 continue
@@ -208,9 +253,13 @@ class PlanhatClient:
                 return orjson.loads(response.content)
             except orjson.JSONDecodeError:  # a truncated or garbled body: the next attempt usually gets it whole
                 last_problem = "a body that is not JSON"
-        raise AirbyteTracedException(
-            message=f"Planhat kept failing on GET {path} ({last_problem}) after {MAX_RETRIES} retries over more "
-            "than two minutes; the sync can be retried later.",
+        raise Unanswered(
+            path,
+            last_problem,
+            persistence.retries,
+            message=f"Planhat kept failing on GET {path} ({last_problem}) after {persistence.retries} "
+            f"{'retry' if persistence.retries == 1 else 'retries'}"
+            + (" over more than two minutes; the sync can be retried later." if persistence is SYNC else "."),
             internal_message=f"GET {path} params={params}: {last_problem}",
             failure_type=FailureType.transient_error,
         )
@@ -223,8 +272,8 @@ class PlanhatClient:
     def _unauthorized(self, path: str) -> AirbyteTracedException:
         return AirbyteTracedException(
             message=f"Planhat refused the API token (401 on GET {path}). Check that the token is a valid service "
-            f"account token and that the region ('{self.region}', {self.base_url}) is your tenant's: a token "
-            "used on another region's cluster is answered with 401.",
+            f"account token and that the {self.target} is your tenant's: a token used on another region's "
+            "cluster is answered with 401.",
             internal_message=f"401 on GET {self.base_url}{path}",
             failure_type=FailureType.config_error,
         )

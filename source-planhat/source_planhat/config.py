@@ -1,4 +1,7 @@
-"""The connector's configuration: one pydantic model that validates the config and generates spec.json."""
+"""The connector's configuration: one pydantic model that validates the config and generates spec.json.
+
+`python -m source_planhat.config > spec.json` regenerates the committed file; a test fails when they differ.
+"""
 
 from __future__ import annotations
 
@@ -31,13 +34,16 @@ class PlanhatConfig(BaseModel):
         default="api",
         title="Region",
         description="The Planhat cluster of your tenant: api (US), api-eu, api-eu2, api-eu3, api-us2, or "
-        "custom to give a base URL. A token used on the wrong region is answered with 401.",
+        "custom to give a base URL (a base_url, when set, is used with any region). A token used on the wrong "
+        "region is answered with 401.",
         json_schema_extra={"order": 1},
     )
     base_url: str | None = Field(
         default=None,
         title="Base URL",
-        description="Only with region = custom: the API's base URL, e.g. https://api-eu.planhat.com.",
+        description="The API's base URL, e.g. https://api-eu.planhat.com, for a proxy or an emulator; needed with "
+        "region = custom. When set it is used whatever the region says.",
+        pattern=r"^https?://[^/\s]",
         json_schema_extra={"order": 2},
     )
     start_date: datetime | None = Field(
@@ -99,9 +105,15 @@ class PlanhatConfig(BaseModel):
 
     @property
     def url(self) -> str:
-        if self.region == "custom":
-            return (self.base_url or "").rstrip("/")
+        """base_url whenever it is set (issue 14: a base_url without region custom went to api.planhat.com)."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
         return f"https://{self.region}.planhat.com"
+
+    @property
+    def target(self) -> str:
+        """Where the requests go, as a 401 message names it."""
+        return f"base_url {self.url}" if self.base_url else f"region '{self.region}' ({self.url})"
 
     @property
     def lookback(self) -> timedelta:
@@ -141,3 +153,9 @@ def spec() -> dict[str, Any]:
         "documentationUrl": DOCUMENTATION_URL,
         "connectionSpecification": connection_specification(),
     }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(spec(), indent=2, ensure_ascii=False))

@@ -8,19 +8,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
     FailureType,
+    Status,
 )
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pydantic import ValidationError
 
-from .client import PermissionDenied, PlanhatClient
+from .client import CHECK, PermissionDenied, PlanhatClient, Unanswered
 from .config import PlanhatConfig, spec
 from .models import BY_STREAM, MODELS
 from .streams import CompanyDocumentsStream, ReadContext, model_stream
@@ -74,17 +76,31 @@ class SourcePlanhat(AbstractSource):
             config.url,
             config.api_token.get_secret_value(),
             config.requests_per_minute,
-            region=config.region,
+            target=config.target,
             time_scale=self.time_scale,
         )
 
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """The CDK's check, but the message as written: AbstractSource.check sends repr(message), in quotes."""
+        succeeded, message = self.check_connection(logger, config)
+        if succeeded:
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        return AirbyteConnectionStatus(status=Status.FAILED, message=str(message))
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        """Reads one company (reference: the cheap check); other models' permissions are checked per stream."""
+        """Reads one company (reference: the cheap check) with the CHECK persistence: seconds, not minutes.
+
+        Other models' permissions are checked per stream."""
         try:
             parsed = parse_config(config)
-            self.client(parsed).get(BY_STREAM["companies"].path, {"limit": 1, "offset": 0})
+            self.client(parsed).get(BY_STREAM["companies"].path, {"limit": 1, "offset": 0}, CHECK)
         except PermissionDenied as denied:
             return False, f"The service account may not read companies ({denied}); the source needs at least that."
+        except Unanswered as failed:
+            return False, (
+                f"No usable answer from Planhat at {parsed.target} to GET {failed.path} in {failed.retries + 1} "
+                f"attempts ({failed.problem}). Check base_url or region, and that this machine can reach it."
+            )
         except AirbyteTracedException as error:
             return False, error.message
         return True, None

@@ -29,7 +29,11 @@ URL = "https://api-eu.planhat.com"
 
 def make_client(sleeps=None):
     return PlanhatClient(
-        URL, "tok", 10_000, region="api-eu", sleep=(sleeps.append if sleeps is not None else lambda s: None)
+        URL,
+        "tok",
+        10_000,
+        target="region 'api-eu' (" + URL + ")",
+        sleep=(sleeps.append if sleeps is not None else lambda s: None),
     )
 
 

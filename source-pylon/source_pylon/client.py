@@ -11,6 +11,7 @@ import http.client
 import logging
 import random
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from .budgets import Budgets
-from .config import PylonConfig
+from .config import DEFAULT_BASE_URL, PylonConfig
 from .dates import utc_now
 from .waits import pause
 
@@ -28,7 +29,11 @@ logger = logging.getLogger("airbyte")
 CONNECT_TIMEOUT_SECONDS = 10
 READ_TIMEOUT_SECONDS = 60  # a 999-issue search page can take a while
 MAX_ATTEMPTS = 8  # with the waits below, retrying spans > 3 minutes: it outlasts a whole rate-limit window
-CHECK_ATTEMPTS = 2  # `check` answers a person waiting in the Airbyte UI: seconds, not the sync's minutes
+# `check` answers a person waiting in the Airbyte UI: two tries, short timeouts, a short wait, so a dead
+# host, a hung one or a wrong token is reported in seconds, not the sync's minutes.
+CHECK_ATTEMPTS = 2
+CHECK_TIMEOUT_SECONDS = (3, 3)  # connect, read: GET /me is the cheapest call there is
+CHECK_WAIT_CAP_SECONDS = 1.0
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0  # one rate-limit window (Pylon docs: limits are per minute)
 JITTER_FRACTION = 0.25  # spread the retries of concurrent callers
@@ -37,10 +42,39 @@ USER_AGENT = "airbyte-source-pylon/0.1.0"
 
 # Requests that died before a usable answer: reset, timeout, truncated or malformed body.
 TRANSPORT_ERRORS = (requests.RequestException, http.client.HTTPException, ValueError)
+# The base URL cannot be requested at all (caught before TRANSPORT_ERRORS): the user's to fix, no retry helps.
+UNUSABLE_URL_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+)
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """How hard one call tries before it fails: a sync outlasts a rate-limit window, a check answers fast."""
+
+    attempts: int
+    timeout: tuple[float, float]  # connect, read
+    wait_cap: float  # the longest wait between two attempts, Retry-After included
+
+
+SYNC = Persistence(MAX_ATTEMPTS, (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS), MAX_RETRY_AFTER_SECONDS)
+CHECK = Persistence(CHECK_ATTEMPTS, CHECK_TIMEOUT_SECONDS, CHECK_WAIT_CAP_SECONDS)
 
 
 class NotFound(Exception):
     """A 404: callers fetching children of an issue deleted mid-sync skip it; others treat it as a bug."""
+
+
+class Unanswered(AirbyteTracedException):
+    """Every attempt failed on transport or a retryable status: transient for a sync, "unreachable" for a check."""
+
+    def __init__(self, where: str, problem: str, attempts: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.where = where
+        self.problem = problem
+        self.attempts = attempts
 
 
 def should_retry(status: int | None) -> bool:
@@ -116,9 +150,11 @@ class PylonClient:
         stream: str,
         params: Mapping[str, Any] | None = None,
         json: Mapping[str, Any] | None = None,
-        attempts: int = MAX_ATTEMPTS,
+        persistence: Persistence | None = None,
     ) -> dict[str, Any]:
         """One API call, paced by the family's budget, retried per the policy above; returns the JSON body."""
+        persistence = persistence or SYNC
+        attempts = persistence.attempts
         where = f"{method} {path} (stream {stream})"
         budget = self.budgets[family]
         problem = ""
@@ -132,7 +168,7 @@ class PylonClient:
                         self.base_url + path,
                         params=params,
                         json=json,
-                        timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+                        timeout=persistence.timeout,
                     )
                     status = response.status_code
                     if response.ok:
@@ -140,6 +176,13 @@ class PylonClient:
                         if not isinstance(body, dict):
                             raise ValueError(f"expected a JSON object, got {type(body).__name__}")
                         return body
+                except UNUSABLE_URL_ERRORS as exc:
+                    raise AirbyteTracedException(
+                        message=f"The Pylon API base URL {self.base_url} cannot be requested ({type(exc).__name__}): "
+                        f"set base_url to a full URL such as {DEFAULT_BASE_URL}.",
+                        internal_message=f"{where}: {exc}",
+                        failure_type=FailureType.config_error,
+                    ) from None
                 except TRANSPORT_ERRORS as exc:
                     status = None  # a 200 with a broken body is as retryable as a reset
                     problem = f"{type(exc).__name__}: {exc}"
@@ -151,10 +194,13 @@ class PylonClient:
                 break
             if attempt == attempts:
                 break
-            delay = backoff_seconds(attempt, status, retry_after, self.budgets.window)
+            delay = min(backoff_seconds(attempt, status, retry_after, self.budgets.window), persistence.wait_cap)
             logger.warning(f"Pylon {where}: {problem}; retry {attempt}/{attempts - 1} in {delay:.1f}s")
             pause(delay, f"to retry {where}")  # module-level so tests can patch it
-        raise AirbyteTracedException(
+        raise Unanswered(
+            where,
+            problem,
+            attempts,
             message=f"Pylon kept failing for {where} after {attempts} attempts ({problem}). This is usually "
             "temporary: rerun later (a sync resumes from its last state). If it persists, check the base URL.",
             internal_message=f"{where}: {problem}",

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airbyte_cdk.models import (
+    AirbyteConnectionStatus,
     AirbyteMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
     FailureType,
+    Status,
 )
 from airbyte_cdk.sources import AbstractSource
 from airbyte_cdk.sources.streams import Stream
@@ -20,7 +22,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import config as config_module
 from .cache import SyncCache
-from .client import CHECK_ATTEMPTS, NotFound, PylonClient
+from .client import CHECK, NotFound, PylonClient, Unanswered
 from .config import PylonConfig
 from .dates import utc_now
 from .endpoints import ENDPOINTS
@@ -60,19 +62,31 @@ class SourcePylon(AbstractSource):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecificationSerializer.load(config_module.spec())
 
+    def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
+        """The CDK's check, but the message as written: AbstractSource.check sends repr(message), in quotes."""
+        succeeded, message = self.check_connection(logger, config)
+        if succeeded:
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED)
+        return AirbyteConnectionStatus(status=Status.FAILED, message=str(message))
+
     def check_connection(self, logger: logging.Logger, config: Mapping[str, Any]) -> tuple[bool, Any]:
-        """GET /me: the cheapest call that proves the URL and the token."""
+        """GET /me, the cheapest call that proves the URL and the token, with the CHECK persistence."""
         try:
             parsed = PylonConfig.parse(config)
             client = PylonClient(parsed)
             try:
-                client.request("GET", "/me", "me", "check", attempts=CHECK_ATTEMPTS)
+                client.request("GET", "/me", "me", "check", persistence=CHECK)
             finally:
                 client.close()
+        except Unanswered as failed:
+            return False, (
+                f"No usable answer from Pylon at {parsed.url} to GET /me in {failed.attempts} attempts "
+                f"({failed.problem}). Check the API base URL, and that this machine can reach it."
+            )
         except AirbyteTracedException as error:
             return False, error.message
         except NotFound:
-            return False, f"{config.get('base_url')}/me answered 404: is the API base URL right?"
+            return False, f"{parsed.url}/me answered 404: is the API base URL right?"
         return True, None
 
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:

@@ -181,3 +181,61 @@ class Read:
 
     def logs(self) -> list[tuple[float, str]]:
         return [(at, message["log"]["message"]) for at, message in self.of_type("LOG")]
+
+
+@dataclass
+class Outcome:
+    """What one `main.py` process said: exit code, every stdout message, stderr, and how long it took."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [m["trace"]["error"] for m in self.messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
+
+    @property
+    def status(self) -> dict[str, Any] | None:
+        return next((m["connectionStatus"] for m in self.messages if m["type"] == "CONNECTION_STATUS"), None)
+
+    def logs(self, *levels: str) -> list[str]:
+        return [m["log"]["message"] for m in self.messages if m["type"] == "LOG" and m["log"]["level"] in levels]
+
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m["record"]["data"]
+            for m in self.messages
+            if m["type"] == "RECORD" and (stream is None or m["record"]["stream"] == stream)
+        ]
+
+
+def _write(path: Path, content: Any) -> None:
+    """A dict or list as JSON; a str or bytes as the file's raw content (for files that are not JSON)."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        path.write_text(json.dumps(content))
+
+
+def run_main(tmp_path: Path, command: str, config: Any, catalog: Any = None, state: Any = None) -> Outcome:
+    """`python main.py <command> --config … [--catalog …] [--state …]` to the end; None leaves a file out."""
+    args = [sys.executable, str(CONNECTOR_ROOT / "main.py"), command]
+    for name, content in (("config", config), ("catalog", catalog), ("state", state)):
+        if content is not None:
+            _write(tmp_path / f"{name}.json", content)
+            args += [f"--{name}", str(tmp_path / f"{name}.json")]
+    started = time.monotonic()
+    done = subprocess.run(args, cwd=CONNECTOR_ROOT, capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S)
+    seconds = time.monotonic() - started
+    messages = []
+    for line in done.stdout.splitlines():
+        try:
+            messages.append(json.loads(line))
+        except ValueError:
+            messages.append({"type": "NOT_JSON", "text": line})
+    return Outcome(done.returncode, done.stdout, done.stderr, seconds, messages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -12,7 +13,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_pylon import SourcePylon
 from source_pylon.budgets import MovingWindowBudget
-from source_pylon.client import CHECK_ATTEMPTS, MAX_ATTEMPTS, PylonClient, backoff_seconds, should_retry
+from source_pylon.client import CHECK_ATTEMPTS, MAX_ATTEMPTS, SYNC, PylonClient, backoff_seconds, should_retry
 from source_pylon.config import PylonConfig
 
 from .conftest import make_config
@@ -86,7 +87,7 @@ def test_5xx_resets_and_broken_bodies_are_retried(pylon, sync, sleeps, fault):
 
 
 def test_a_hung_request_times_out_and_is_retried(pylon, sync, sleeps, monkeypatch):
-    monkeypatch.setattr("source_pylon.client.READ_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr("source_pylon.client.SYNC", dataclasses.replace(SYNC, timeout=(10, 0.3)))
     server = pylon(size=5)
     server.faults.add("hang", family="teams", times=1, delay=2)
     result = sync(server, "teams")
