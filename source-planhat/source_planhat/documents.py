@@ -9,6 +9,7 @@ any other destination gets the same data.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from .paging import parse_time
@@ -49,6 +50,15 @@ def newest_update(company: Mapping[str, Any], children: Mapping[str, list[dict]]
     stamps = [company.get("updatedAt")] + [r.get("updatedAt") for rs in children.values() for r in rs]
     dated = [(moment, s) for s in stamps if (moment := parse_time(s)) is not None]
     return max(dated)[1] if dated else None
+
+
+def updated_before(document: Mapping[str, Any], moment: datetime) -> bool:
+    """Whether the company and every one of its records were provably updated before `moment`.
+
+    A part with no parseable updatedAt cannot be proved old, as in an incremental model read."""
+    parts = [document["company"], *(r for name in RELATED for r in document.get(name, []))]
+    stamps = [parse_time(part.get("updatedAt")) for part in parts]
+    return all(stamp is not None and stamp < moment for stamp in stamps)
 
 
 def _newest_first(record: Mapping[str, Any]) -> tuple:

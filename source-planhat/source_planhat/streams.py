@@ -242,6 +242,8 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
             users = {u["_id"]: u for u in self._optional("users", lambda: list(self._read_all("users")), [])}
             if sync_mode == SyncMode.incremental and self._cursors:
                 yield from self._changed_documents(users)
+            elif sync_mode == SyncMode.incremental and self.context.config.start_date:
+                yield from self._documents_changed_since(self.context.config.start_date, users)
             else:
                 yield from self._all_documents(users)
         except PermissionDenied as denied:
@@ -283,6 +285,14 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
         for company in self._read_all("companies"):
             children = {stream: related[stream].get(company["_id"], []) for stream in documents.RELATED}
             yield documents.build(company, children, users)
+
+    def _documents_changed_since(self, start: datetime, users: dict[str, dict]) -> Iterator[dict]:
+        """A first incremental sync with start_date: the full read's few calls, but only the documents of which
+        some part was updated since start_date, as `companies` skips the companies updated before it (issue 12:
+        every company was sent). The cursors still move to the newest record seen, skipped or not."""
+        for document in self._all_documents(users):
+            if not documents.updated_before(document, start):
+                yield document
 
     def _changed_documents(self, users: dict[str, dict]) -> Iterator[dict]:
         ctx = self.context

@@ -124,3 +124,31 @@ def test_the_state_the_cdk_reads_after_every_document_costs_no_rescan(planhat, m
     read = sum(len(server.emulator.data.models[m]) for m in ("companies", "conversations", "endusers", "nps"))
     read += sum(len(server.emulator.data.models[m]) for m in ("projects", "assets"))
     assert len(parsed) <= 2 * read  # once per record observed, plus the window's pruning
+
+
+def test_a_first_incremental_sync_skips_companies_whose_every_part_predates_start_date(planhat):
+    """Issue 12: with start_date at the median company updatedAt, `companies` sent 20 records and
+    company_documents all 40, including companies whose every part was updated before it. Here start_date
+    is the median of each company's newest part, so half the companies are entirely older."""
+    server = planhat(size=40)
+    data = server.emulator.data.models
+    keys = {"conversations": "companyId", "endusers": "companyId", "nps": "cId", "projects": "companyId"}
+    keys["assets"] = "companyId"
+    newest = {c["_id"]: c["updatedAt"] for c in data["companies"]}
+    for model, key in keys.items():
+        for record in data[model]:
+            newest[record[key]] = max(newest[record[key]], record["updatedAt"])
+    start = sorted(newest.values())[20]
+    expected = {company for company, stamp in newest.items() if stamp >= start}
+    assert len(expected) == 20
+
+    first = sync(config_for(server, start_date=start), ["companies", "company_documents"])
+
+    assert set(by_id(first)) == expected
+    assert {c["_id"] for c in records(first, "companies")} <= expected
+    # The skipped companies still moved the cursors: the next sync, with nothing changed, sends nothing.
+    second = sync(config_for(server, start_date=start), ["company_documents"], state=states_of(first))
+    assert not records(second, "company_documents")
+    # A full refresh ignores start_date, as the model streams' full refreshes do.
+    full = sync(config_for(server, start_date=start), ["company_documents"], mode=SyncMode.full_refresh)
+    assert len(by_id(full)) == 40
