@@ -179,11 +179,60 @@ class DustClient:
         self.session.mount("https://", adapter)
         self.session.headers["Authorization"] = f"Bearer {config.api_key.get_secret_value()}"
         self.session.headers["User-Agent"] = "airbyte-destination-dust/0.1.0"
-        workspace_url = f"{config.url}/api/v1/w/{quote(config.workspace_id, safe='')}"
-        self.space_url = f"{workspace_url}/spaces/{quote(config.space_id, safe='')}"
-        self.base = f"{self.space_url}/data_sources/{quote(config.data_source_id, safe='')}"
+        self.workspace_url = f"{config.url}/api/v1/w/{quote(config.workspace_id, safe='')}"
+        self.space_id: str | None = config.space_id  # found by `find_space` when the config has none
         self.rate_limited_total = 0
         self._count_lock = threading.Lock()
+
+    @property
+    def space_url(self) -> str:
+        if self.space_id is None:
+            raise RuntimeError("the space is not known yet: call find_space() first")
+        return f"{self.workspace_url}/spaces/{quote(self.space_id, safe='')}"
+
+    @property
+    def base(self) -> str:
+        return f"{self.space_url}/data_sources/{quote(self.config.data_source_id, safe='')}"
+
+    # -- the space ---------------------------------------------------------------------------
+
+    def find_space(self, attempts: int = TRANSIENT_ATTEMPTS) -> str:
+        """The configured space, or the one space holding the data source; a config_error otherwise.
+
+        Seed 000's .env predates spaces: without a space ID, list the spaces the key can see and
+        the data sources of each, and keep the space whose data sources include ours.
+        """
+        if self.space_id is not None:
+            return self.space_id
+        wanted = self.config.data_source_id
+        listing = self._json(
+            self._send("GET", f"{self.workspace_url}/spaces", "listing spaces", attempts), "listing spaces"
+        )
+        spaces = [s for s in listing.get("spaces") or [] if isinstance(s, dict) and isinstance(s.get("sId"), str)]
+        holding = []
+        for space in spaces:
+            url = f"{self.workspace_url}/spaces/{quote(space['sId'], safe='')}/data_sources"
+            response = self._send("GET", url, f"listing the data sources of space {space['sId']}", attempts)
+            if response.status_code in (403, 404):  # a space the key may list but not read
+                continue
+            sources = self._json(response, f"listing the data sources of space {space['sId']}").get("data_sources")
+            if find_data_source(sources or [], wanted) is not None:
+                holding.append(space)
+        names = ", ".join(
+            s["sId"] + (f" ({s['name']})" if s.get("name") not in (None, s["sId"]) else "") for s in holding
+        )
+        if not holding:
+            raise _config_error(
+                f"No space of workspace {self.config.workspace_id!r} that this API key can see holds data source "
+                f"{wanted!r} ({len(spaces)} spaces searched): check the data source ID, or set space_id."
+            )
+        if len(holding) > 1:
+            raise _config_error(
+                f"Data source {wanted!r} is in {len(holding)} spaces: {names}. Set space_id to one of them."
+            )
+        self.space_id = holding[0]["sId"]
+        logger.info(f"space_id is not set: data source {wanted!r} was found in space {names}")
+        return self.space_id
 
     # -- the calls ---------------------------------------------------------------------------
 
@@ -277,6 +326,7 @@ class DustClient:
         """None when the key, region, space and data source allow writing; else what is wrong."""
         where = f"{self.config.url} (workspace {self.config.workspace_id})"
         try:
+            self.find_space(attempts=CHECK_ATTEMPTS)
             response = self._send("GET", f"{self.space_url}/data_sources", "listing data sources", CHECK_ATTEMPTS)
         except AirbyteTracedException as exc:
             return exc.message
@@ -285,13 +335,13 @@ class DustClient:
         if response.status_code == 404:
             problem = error_of(response)
             if problem.kind == "space_not_found":
-                return f"Space {self.config.space_id!r} was not found in workspace {self.config.workspace_id!r}."
+                return f"Space {self.space_id!r} was not found in workspace {self.config.workspace_id!r}."
             return (
                 f"Workspace {self.config.workspace_id!r} was not found at {self.config.url}: check the workspace ID "
                 f"and the region (a workspace lives in one region; this is {self.config.region if not self.config.base_url else 'a custom URL'})."
             )
         if response.status_code == 403:
-            return f"The API key may not access space {self.config.space_id!r}: {error_of(response).message}"
+            return f"The API key may not access space {self.space_id!r}: {error_of(response).message}"
         if not response.ok:
             return f"Dust answered {error_of(response)} when listing the data sources of {where}."
         try:
@@ -300,7 +350,7 @@ class DustClient:
             return exc.message
         found = find_data_source(sources, self.config.data_source_id)
         if found is None:
-            return f"Data source {self.config.data_source_id!r} was not found in space {self.config.space_id!r}."
+            return f"Data source {self.config.data_source_id!r} was not found in space {self.space_id!r}."
         if found.get("connectorProvider"):
             return f"Data source {self.config.data_source_id!r} cannot take API upserts: {MANAGED_HINT}."
         probe = {"title": "Airbyte connection check", "text": "Written and deleted by Airbyte's connection check."}
@@ -414,3 +464,7 @@ def find_data_source(sources: list, wanted: str) -> dict | None:
 
 def _transient(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.transient_error)
+
+
+def _config_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)

@@ -11,7 +11,7 @@ import re
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 REGION_URLS = {"US": "https://dust.tt", "EU": "https://eu.dust.tt"}  # reference/dust-api.md, "Basics"
 DUST_UPSERTS_PER_MINUTE = 120  # per workspace, shared by every key and integration (reference)
@@ -95,7 +95,16 @@ class DustConfig(BaseModel):
         json_schema_extra={"airbyte_secret": True, "order": 0},
     )
     workspace_id: str = Field(title="Workspace ID", min_length=1, json_schema_extra={"order": 1})
-    space_id: str = Field(title="Space ID", min_length=1, json_schema_extra={"order": 2})
+    space_id: str | None = Field(
+        None,
+        title="Space ID",
+        description=(
+            "The space holding the data source. Leave empty to have the connector find it: it lists the "
+            "spaces the key can see and uses the one holding the data source (scripts older than spaces "
+            "had no space ID)."
+        ),
+        json_schema_extra={"order": 2},
+    )
     data_source_id: str = Field(
         title="Data source ID",
         min_length=1,
@@ -172,8 +181,12 @@ class DustConfig(BaseModel):
 
     @field_validator("workspace_id", "space_id", "data_source_id", mode="before")
     @classmethod
-    def _id_as_pasted(cls, value: Any) -> Any:
-        return value.strip() if isinstance(value, str) else value
+    def _id_as_pasted(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value and info.field_name == "space_id":
+                return None  # an empty DUST_SPACE_ID means "find it"
+        return value
 
     @property
     def url(self) -> str:
@@ -209,9 +222,8 @@ def connection_specification() -> dict:
     spec = _inline(schema, schema.get("$defs", {}))
     spec["$schema"] = "http://json-schema.org/draft-07/schema#"
     spec.pop("description", None)
-    if spec.get("properties", {}).get("base_url", {}).get("default", "x") is None:
-        spec["properties"]["base_url"].pop("default")
-    for field in spec["properties"]["streams"]["items"]["properties"].values():
+    # A null default is "absent" to us, and a form showing "null" in a text box helps nobody.
+    for field in [*spec["properties"].values(), *spec["properties"]["streams"]["items"]["properties"].values()]:
         if field.get("default", "x") is None:
             field.pop("default")
     return spec

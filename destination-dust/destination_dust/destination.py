@@ -73,6 +73,11 @@ class DestinationDust(Destination):
             problem = exc.message
         if problem:
             return AirbyteConnectionStatus(status=Status.FAILED, message=problem)
+        if client.config.space_id is None:  # say which space was found, so that the user can pin it
+            found = (
+                f"space_id is not set: data source {client.config.data_source_id!r} is in space {client.space_id!r}."
+            )
+            return AirbyteConnectionStatus(status=Status.SUCCEEDED, message=found)
         return AirbyteConnectionStatus(status=Status.SUCCEEDED)
 
     def write(
@@ -89,6 +94,7 @@ class DestinationDust(Destination):
         catalog = asdict(configured_catalog) if is_dataclass(configured_catalog) else configured_catalog
         catalog = check_catalog(json.loads(json.dumps(catalog, default=lambda v: getattr(v, "value", str(v)))))
         client = DustClient(parse_config(config), **self.client_options)
+        client.find_space()
         if isinstance(input_messages, InputMessages):
             numbered: Iterable[tuple[int, dict]] = input_messages
         else:

@@ -12,7 +12,14 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from destination_dust import DestinationDust
 from destination_dust.client import TRANSIENT_ATTEMPTS, DustClient, UpsertLimiter, backoff_s
 from destination_dust.config import DustConfig
-from emulators.dust.api import MANAGED_DATA_SOURCE_ID, OTHER_WORKSPACE_KEY, READ_ONLY_KEY
+from emulators.dust.api import (
+    DATA_SOURCE_ID,
+    MANAGED_DATA_SOURCE_ID,
+    OTHER_WORKSPACE_KEY,
+    READ_ONLY_KEY,
+    SPACE_ID,
+    DataSource,
+)
 
 from .conftest import CLIENT_OPTIONS
 
@@ -122,12 +129,13 @@ def test_the_key_is_a_secret(field):
 
 
 @pytest.mark.parametrize("kind", ["truncated", "malformed"])
-@pytest.mark.parametrize("family", ["documents", "upserts"])
+@pytest.mark.parametrize("family", ["documents", "upserts", "spaces", "data_sources"])
 def test_a_body_cut_short_or_garbled_is_retried_like_a_5xx(config, dust, emulator, kind, family):
     """A truncated body (IncompleteRead) or a 200 that is not JSON is the network's doing: one of them
     must not fail the sync, and a 200 upsert whose answer is garbled must not count as written."""
     dust.faults.add(kind, family=family, times=2)
-    client = DustClient(DustConfig.model_validate(config), **CLIENT_OPTIONS)
+    client = DustClient(DustConfig.model_validate({**config, "space_id": None}), **CLIENT_OPTIONS)
+    client.find_space()
     client.upsert_document("d-1", {"text": "x"})
     assert [d["document_id"] for d in client.list_documents(["d-1"])] == ["d-1"]
     assert "d-1" in emulator.documents()
@@ -142,3 +150,28 @@ def test_a_body_that_stays_garbled_fails_as_transient_after_the_retries(config, 
     assert failure.value.failure_type == FailureType.transient_error
     assert "not JSON" in failure.value.message
     assert dust.log.count(family="documents") == TRANSIENT_ATTEMPTS
+
+
+def test_without_space_id_the_space_holding_the_data_source_is_found_and_reported(config, dust, emulator):
+    """Seed 000's .env has no DUST_SPACE_ID: check must name the space it found, write must use it."""
+    spaceless = {k: v for k, v in config.items() if k != "space_id"}
+    emulator.spaces["vlt_other"] = {"dts_other": DataSource("dts_other", "Other")}
+    status = check(spaceless)
+    assert status.status.value == "SUCCEEDED" and f"space {SPACE_ID!r}" in status.message
+    client = DustClient(DustConfig.model_validate(spaceless), **CLIENT_OPTIONS)
+    assert client.find_space() == SPACE_ID
+    client.upsert_document("d-1", {"text": "x"})
+    assert "d-1" in emulator.documents()
+
+
+def test_without_space_id_no_or_several_spaces_holding_it_is_a_config_error(config, emulator):
+    """The user must learn which data source was looked for, and where it was found."""
+    spaceless = {k: v for k, v in config.items() if k != "space_id"}
+    status = check({**spaceless, "data_source_id": "dts_nope"})
+    assert status.status.value == "FAILED" and "'dts_nope'" in status.message
+    emulator.spaces["vlt_copy"] = {DATA_SOURCE_ID: DataSource(DATA_SOURCE_ID, "Copy")}
+    status = check(spaceless)
+    assert status.status.value == "FAILED" and f"{SPACE_ID}, vlt_copy" in status.message
+    with pytest.raises(AirbyteTracedException) as failure:
+        DustClient(DustConfig.model_validate(spaceless), **CLIENT_OPTIONS).find_space()
+    assert failure.value.failure_type == FailureType.config_error

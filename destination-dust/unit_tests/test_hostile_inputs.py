@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from emulators.dust.api import DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
+from emulators.dust.api import DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID, DataSource
 
 from .conftest import CONNECTOR_ROOT, catalog, configured
 
@@ -64,6 +64,10 @@ class Case:
     documents: set[str] | Callable[[set[str]], bool] | None = None  # what is in Dust after the run
     states: list[int] | None = None  # ids of the states echoed
     setup: Callable[[Any, Any], None] | None = None  # (emulator, server) before the run
+
+
+def two_spaces(emulator, server) -> None:
+    emulator.spaces["vlt_copy"] = {DATA_SOURCE_ID: DataSource(DATA_SOURCE_ID, "Support knowledge (copy)")}
 
 
 def parts_of(base: str) -> Callable[[set[str]], bool]:
@@ -133,6 +137,11 @@ CORPUS: list[Case] = [
     Case("malformed list body", "write", stdin=BEFORE, setup=lambda e, s: s.faults.add("malformed", family="documents", times=1), documents={"tickets-1"}, states=[1]),
     Case("truncated upsert answer", "write", stdin=BEFORE, setup=lambda e, s: s.faults.add("truncated", family="upserts", times=1), documents={"tickets-1"}, states=[1]),
     Case("malformed upsert answer", "write", stdin=BEFORE, setup=lambda e, s: s.faults.add("malformed", family="upserts", times=1), documents={"tickets-1"}, states=[1]),
+    # -- no space_id (seed 000's .env): the space holding the data source is found ---------------------
+    Case("no space_id (check)", "check", drop=("space_id",), status="SUCCEEDED", phrase=f"is in space '{SPACE_ID}'"),
+    Case("no space_id (write)", "write", drop=("space_id",), stdin=BEFORE, phrase=f"was found in space {SPACE_ID}", documents={"tickets-1"}, states=[1]),
+    Case("no space_id, unknown data source", "check", drop=("space_id",), config={"data_source_id": "dts_nope"}, status="FAILED", phrase="holds data source 'dts_nope'"),
+    Case("no space_id, data source in two spaces", "write", drop=("space_id",), setup=two_spaces, stdin=BEFORE, exit=1, failure="config_error", phrase="is in 2 spaces: vlt_support, vlt_copy", documents=set(), states=[]),
 ]
 # fmt: on
 

@@ -19,10 +19,11 @@ def test_spec_json_is_generated_from_the_config_model():
     assert json.loads((CONNECTOR_ROOT / "spec.json").read_text()) == spec()
 
 
-def test_four_ids_and_a_key_are_enough():
-    """Sensible defaults: a user who fills only the required fields gets a working config."""
+def test_two_ids_and_a_key_are_enough():
+    """Sensible defaults: a user who fills only the required fields gets a working config (seed 000's
+    .env has no space ID: the connector finds the space)."""
     required = spec()["connectionSpecification"]["required"]
-    assert sorted(required) == ["api_key", "data_source_id", "space_id", "workspace_id"]
+    assert sorted(required) == ["api_key", "data_source_id", "workspace_id"]
     config = DustConfig(api_key="sk", workspace_id="w", space_id="s", data_source_id="d")
     assert config.url == "https://dust.tt" and config.upserts_per_minute < 120
     assert (

@@ -165,6 +165,12 @@ class DustEmulator(Emulator):
 
     # -- data sources and documents ---------------------------------------------------------
 
+    @route("GET", "/api/v1/w/{wId}/spaces", "spaces")
+    def list_spaces(self, request: Request):
+        # Dust lists the spaces the key can access as {spaces: [{sId, name, kind, ...}]}.
+        with self.lock:
+            return {"spaces": [{"sId": s, "name": s, "kind": "regular"} for s in self.spaces]}
+
     @route("GET", "/api/v1/w/{wId}/spaces/{spaceId}/data_sources", "data_sources")
     def list_data_sources(self, request: Request):
         return {"data_sources": [s.describe() for s in self._space(request).values()]}
