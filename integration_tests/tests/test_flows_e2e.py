@@ -66,17 +66,26 @@ class Stack:
         return self.dust.log.count(family="upserts")
 
     def documents(self) -> dict[str, tuple]:
+        """Every document, without the generation it was written under (which sync, not what)."""
         return {
-            i: (d.title, d.text, tuple(sorted(d.tags)), d.timestamp) for i, d in self.dust.emulator.documents().items()
+            i: (
+                d.title,
+                d.text,
+                tuple(sorted(t for t in d.tags if not t.startswith("airbyte_generation:"))),
+                d.timestamp,
+            )
+            for i, d in self.dust.emulator.documents().items()
         }
 
     def rows(self) -> dict[str, list[tuple]]:
-        """Every dashboard row, without the sync-time stamp (it says when, not what)."""
+        """Every dashboard row, without the sync's stamps (synced_at, _airbyte_generation_id: when, not what)."""
         tables = {}
         with psycopg.connect(self.pg_url) as conn:
             for table in ("issues", "accounts", "users", "messages"):
                 cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY id')  # noqa: S608 - fixed names
-                keep = [i for i, c in enumerate(cur.description) if c.name != "synced_at"]
+                keep = [
+                    i for i, c in enumerate(cur.description) if c.name not in ("synced_at", "_airbyte_generation_id")
+                ]
                 tables[table] = [tuple(row[i] for i in keep) for row in cur]
         return tables
 
