@@ -6,6 +6,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,17 @@ def test_progress_says_what_the_source_waits_for_and_the_rate_per_stream():
     line = out.getvalue().strip()
     assert line.startswith("pylon-to-dust: issue_documents 12 (")
     assert line.endswith("| states committed 3 | Waiting 41.0 s for the issue search budget (20/min)")
+
+
+def test_a_state_reaches_the_destination_while_the_source_waits(monkeypatch):
+    """The runner wrote into the destination through a 64 KiB buffer it never flushed: no row was committed
+    until the sync ended, and a STATE before a rate-limit wait was not resumable if the sync was killed."""
+    monkeypatch.setenv("FAKE_SOURCE_SCRIPT", json.dumps([record("issues", 1), state("issues", 1), "SLEEP 4"]))
+    committed = []
+    started = time.monotonic()
+    run_sync(
+        SOURCE, DESTINATION, {}, {}, {"streams": []}, on_state=lambda s: committed.append(time.monotonic()),
+        log=io.StringIO(),
+    )  # fmt: skip
+    assert len(committed) == 1
+    assert committed[0] - started < 3, "the STATE waited for the source's pause to end"

@@ -96,7 +96,8 @@ def test_a_destination_failing_at_start_up_ends_the_run_with_its_message(
     assert time.monotonic() - started < 60
 
 
-def test_sigterm_mid_sync_keeps_the_dashboard_and_the_committed_state(pylon, pg_url, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_mid_sync_keeps_the_dashboard_and_the_committed_state(pylon, pg_url, tmp_path, signum):
     """A SIGTERM to the runner's PID used to end the destination's stdin, which it took as "stream complete":
     accounts 10 → 0 in 5 of 5 trials. Now the runner stops the source, the destination commits what it got
     and prunes nothing, the state is saved, and a rerun ends like a clean run."""
@@ -114,7 +115,7 @@ def test_sigterm_mid_sync_keeps_the_dashboard_and_the_committed_state(pylon, pg_
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and pylon.log.count(family="accounts") <= listed:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted after" in err and "committed states; run again to resume" in err
