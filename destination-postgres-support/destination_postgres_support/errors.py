@@ -30,7 +30,10 @@ def _classify(err: BaseException) -> tuple[str, str]:
     text = str(err).strip()
     lowered = text.lower()
     if code == INVALID_PASSWORD or "password authentication failed" in lowered:
-        return CONFIG_ERROR, "Postgres rejected the user or password: fix them in the database URL."
+        return (
+            CONFIG_ERROR,
+            "Postgres rejected the user or password: fix them in the connection string or the user and password fields.",
+        )
     if "does not support ssl" in lowered:
         return (
             CONFIG_ERROR,
@@ -56,7 +59,10 @@ def _classify(err: BaseException) -> tuple[str, str]:
         or "no pg_hba.conf entry" in lowered
         or ("role" in lowered and "does not exist" in lowered)
     ):
-        return CONFIG_ERROR, f"Postgres refused the login ({text}): check the user in the database URL."
+        return (
+            CONFIG_ERROR,
+            f"Postgres refused the login ({text}): check the user in the connection string or the user field.",
+        )
     if code == INVALID_CATALOG_NAME or ("database" in lowered and "does not exist" in lowered):
         return CONFIG_ERROR, f"The database in the URL does not exist ({text})."
     if code == INSUFFICIENT_PRIVILEGE or "permission denied" in lowered:

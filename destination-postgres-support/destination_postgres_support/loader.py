@@ -61,7 +61,7 @@ def connection_string(config: DestinationConfig) -> str:
     extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "destination-postgres-support"}
     if config.ssl_mode is not None:
         extra["sslmode"] = config.ssl_mode.value
-    return make_conninfo(config.database_url.get_secret_value(), **extra)
+    return make_conninfo(config.conninfo(), **extra)
 
 
 def connect(config: DestinationConfig) -> psycopg.Connection:
