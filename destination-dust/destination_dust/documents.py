@@ -3,6 +3,10 @@
 The rules here come from reference/dust-api.md: ids `[A-Za-z0-9_.-]` ≤128 chars, titles ≤512,
 tags `key:value` ≤512, timestamps in epoch milliseconds from the record's own update time,
 source_url only when http(s) with no `//` in its path.
+
+A document is a function of the record's data, not of the way it travelled: PyAirbyte writing from its
+cache adds `_airbyte_*` columns, lower-cases top-level keys and reads timestamps back without their `Z`.
+`normalize` undoes that before any layout sees the record (README, "Records from PyAirbyte's cache").
 """
 
 from __future__ import annotations
@@ -35,6 +39,11 @@ TIMESTAMP_FIELDS = ("updated_at", "updatedAt", "lastUpdated", "last_updated", "m
 CREATED_FIELDS = ("created_at", "createdAt", "createDate", "created")
 URL_FIELDS = ("link", "url", "source_url", "html_url", "web_url", "permalink")
 TITLE_FIELDS = ("title", "name", "subject", "summary", "display_name", "displayName", "label")
+GENERIC_FIELDS = frozenset(TIMESTAMP_FIELDS + CREATED_FIELDS + URL_FIELDS + TITLE_FIELDS)
+# Airbyte's reserved column prefix: what a platform or PyAirbyte adds about the record, not the record.
+AIRBYTE_COLUMN_PREFIX = "_airbyte_"
+# An ISO 8601 date-time in UTC or with no offset (read as UTC); microseconds at most, or the text is kept.
+UTC_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]00(:?00)?)?")
 
 
 @dataclass
@@ -42,6 +51,14 @@ class RecordContext:
     stream: str
     primary_key: list[list[str]]
     settings: StreamSettings
+    declared: frozenset[str] = frozenset()  # the catalog schema's top-level properties, as spelled there
+
+    def field_names(self) -> set[str]:
+        """The top-level names this stream's settings, key and schema spell (for `normalize`)."""
+        s = self.settings
+        paths = [*s.id_fields, *s.tag_fields, *s.exclude_fields, s.title_field, s.timestamp_field, s.source_url_field]
+        names = {p.split(".")[0] for p in paths if p} | {path[0] for path in self.primary_key if path}
+        return names | set(self.declared)
 
 
 @dataclass
@@ -247,12 +264,75 @@ def generic_document(record: dict, ctx: RecordContext) -> DustDocument:
     )
 
 
-Layout = Callable[[dict, RecordContext], DustDocument]
+@dataclass(frozen=True)
+class Layout:
+    """A rendering and the top-level fields it reads by name (so `normalize` can find them in any case)."""
+
+    render: Callable[[dict, RecordContext], DustDocument]
+    fields: frozenset[str] = frozenset()
+
+    def __call__(self, record: dict, ctx: RecordContext) -> DustDocument:
+        return self.render(record, ctx)
+
+
+GENERIC = Layout(generic_document, GENERIC_FIELDS)
+
+
+def utc_text(value: str) -> str:
+    """A UTC or offset-less ISO date-time in one spelling: `2026-01-12T14:20:52Z`, the fraction only when
+    it is not zero (3 digits when whole milliseconds, else 6). Anything else is returned as it came.
+
+    So `…:52`, `…:52Z`, `…:52.000Z` and `…:52+00:00` (the same instant) render alike: a naive timestamp
+    is UTC, as in epoch_ms, and PyAirbyte's cache drops the `Z` and rewrites the fraction."""
+    if not UTC_DATETIME.fullmatch(value):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return value  # 2026-02-30T…: not a date, so not ours to rewrite
+    text = moment.replace(tzinfo=None, microsecond=0).isoformat(timespec="seconds")
+    micro = moment.microsecond
+    fraction = "" if not micro else f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    return f"{text}{fraction}Z"
+
+
+def utc_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return utc_text(value)
+    if isinstance(value, dict):
+        return {k: utc_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [utc_values(v) for v in value]
+    return value
+
+
+def normalize(record: dict, known: set[str] | frozenset[str]) -> dict:
+    """The record's data only, as the source spelled it:
+    - top-level `_airbyte_*` fields are left out (PyAirbyte's raw id, extraction time and meta);
+    - a top-level key that is not one of the `known` names but equals exactly one of them but for case,
+      with that name absent, takes that name (`updatedat` -> `updatedAt`); ambiguous ones stay as they are;
+    - UTC and offset-less date-times, at any depth, get one spelling (`utc_text`).
+    """
+    data = {k: v for k, v in record.items() if not k.startswith(AIRBYTE_COLUMN_PREFIX)}
+    by_case: dict[str, list[str]] = {}
+    for name in known:
+        by_case.setdefault(name.casefold(), []).append(name)
+    unknown_by_case: dict[str, list[str]] = {}
+    for key in data:
+        if key not in known:
+            unknown_by_case.setdefault(key.casefold(), []).append(key)
+    renamed = {}
+    for folded, keys in unknown_by_case.items():
+        names = by_case.get(folded, [])
+        if len(keys) == 1 and len(names) == 1 and names[0] not in data:
+            renamed[keys[0]] = names[0]
+    return {renamed.get(k, k): utc_values(v) for k, v in data.items()}
 
 
 def build_document(record: dict, ctx: RecordContext, layout: Layout) -> DustDocument:
-    """Run the layout on the record minus excluded fields, then apply the stream's explicit settings."""
+    """Run the layout on the normalized record minus excluded fields, then apply the stream's explicit settings."""
     settings = ctx.settings
+    record = normalize(record, ctx.field_names() | layout.fields)
     if settings.exclude_fields:
         record = {k: v for k, v in record.items() if k not in set(settings.exclude_fields)}
     document = layout(record, ctx)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import Preset
 from .documents import (
+    GENERIC,
     DustDocument,
     Layout,
     RecordContext,
@@ -23,7 +24,6 @@ from .documents import (
     document_id,
     epoch_ms,
     first_present,
-    generic_document,
     tag,
     valid_source_url,
 )
@@ -400,9 +400,9 @@ def _nps(record: dict) -> list:
 
 
 LAYOUTS: dict[Preset, Layout] = {
-    Preset.generic: generic_document,
-    Preset.pylon_issue: pylon_issue,
-    Preset.planhat_company: planhat_company,
+    Preset.generic: GENERIC,
+    Preset.pylon_issue: Layout(pylon_issue, frozenset(PYLON_KNOWN | {"priority"})),
+    Preset.planhat_company: Layout(planhat_company, frozenset(PLANHAT_KNOWN | {"company"})),
 }
 
 

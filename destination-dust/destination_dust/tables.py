@@ -1,5 +1,13 @@
 """A stream with target `table` goes to a Dust table: slugged columns, stable row ids, 1 MB batches.
 
+A field's column is a function of the field's name and the catalog's declared properties, nothing else
+(not the order records arrive in, not the other fields seen so far), so it is the same in every record
+and every sync, and no two fields share one (README, "Table columns"):
+- declared properties: `column_names` of the declared set, as they always were;
+- any other field: its own name when that is already a canonical column (`slug(key) == key`) that no
+  declared property holds, else `{slug}__{hash}`. A canonical column (a slug) never contains `__`,
+  so these two kinds can never meet, whatever fields come later.
+
 Each row carries the generation it was written under (GENERATION_COLUMN); a refresh deletes the rows
 of older generations once the stream completed, and never truncates: a truncate on a retried attempt
 would throw away the rows the earlier attempt wrote under the same generation.
@@ -22,6 +30,7 @@ logger = logging.getLogger("airbyte")
 
 ROWS_BODY_LIMIT = 1024 * 1024  # Dust's body limit on the rows endpoint (reference/dust-api.md)
 ROWS_BODY_BUDGET = ROWS_BODY_LIMIT - 64 * 1024  # room for the envelope and JSON escaping differences
+UNDECLARED_SEPARATOR = "__"  # slug() never makes "__": an undeclared field's hashed column is no canonical name
 ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
@@ -32,18 +41,55 @@ def slug(name: str) -> str:
     return text or "column"
 
 
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:6]
+
+
 def column_names(keys: list[str]) -> dict[str, str]:
-    """Field -> column, collisions resolved deterministically (the same keys always map the same way)."""
+    """Declared field -> column, collisions resolved deterministically (the same keys always map the same way)."""
     mapping: dict[str, str] = {}
     used: set[str] = set()
     # Keys already valid keep their name; the others are placed after them, in sorted order.
     for key in sorted(keys, key=lambda k: (slug(k) != k, k)):
         column = slug(key)
         if column in used:
-            column = f"{column}_{hashlib.sha256(key.encode()).hexdigest()[:6]}"
+            column = f"{column}_{key_hash(key)}"
         used.add(column)
         mapping[key] = column
     return mapping
+
+
+def undeclared_column(key: str, declared: set[str]) -> str:
+    """The column of a field the schema does not declare (see the module docstring)."""
+    if slug(key) == key and key not in declared:
+        return key
+    return f"{slug(key)}{UNDECLARED_SEPARATOR}{key_hash(key)}"
+
+
+class ColumnClash(RuntimeError):
+    """Two fields of one stream got the same column (two names with the same slug and 24-bit hash)."""
+
+
+class Columns:
+    """Field -> column for one stream; see the module docstring for the rule."""
+
+    def __init__(self, declared: list[str]) -> None:
+        self.mapping = column_names(declared)
+        self.declared = set(self.mapping.values())
+        self.owners = {column: key for key, column in self.mapping.items()}
+
+    def __getitem__(self, key: str) -> str:
+        column = self.mapping.get(key)
+        if column is None:
+            column = undeclared_column(key, self.declared)
+            owner = self.owners.setdefault(column, key)
+            if owner != key:  # no silent merge of two fields, however unlikely
+                raise ColumnClash(
+                    f"fields {owner!r} and {key!r} both map to column {column!r}; declare one of them in the "
+                    "stream's schema or leave one out at the source"
+                )
+            self.mapping[key] = column
+        return column
 
 
 def is_datetime_schema(schema: dict) -> bool:
@@ -65,7 +111,7 @@ class TableWriter:
         self.stream_name = stream["name"]
         self.table_id = sanitize_id(f"airbyte_{slug(self.stream_name)}")
         self.properties: dict[str, dict] = (stream.get("json_schema") or {}).get("properties") or {}
-        self.columns = column_names(list(self.properties))
+        self.columns = Columns(list(self.properties))
         self.key_fields = id_fields or [".".join(path) for path in primary_key]
         self.generation = generation
         self.rows: dict[str, dict] = {}
@@ -75,8 +121,6 @@ class TableWriter:
         self.rows_sent = 0
 
     def column(self, key: str) -> str:
-        if key not in self.columns:
-            self.columns = column_names([*self.columns, key])
         return self.columns[key]
 
     def value(self, key: str, value: Any) -> Any:

@@ -41,7 +41,7 @@ from .generations import GENERATION_TAG, Generations, as_generation
 from .inputs import MAX_RECORD_DEPTH, BadInput, config_error, depth_of
 from .presets import layout_for
 from .split import DocumentTooLarge, part_id, split_document
-from .tables import TableWriter
+from .tables import ColumnClash, TableWriter
 
 logger = logging.getLogger("airbyte")
 
@@ -50,6 +50,8 @@ REJECTION_HINTS = {
     "has), or set on_rejected_record to skip_and_report to skip such records.",
     "too_large": "Leave the biggest field out (exclude_fields), or set on_rejected_record to skip_and_report.",
     "too_deep": "Leave the field out (exclude_fields), or set on_rejected_record to skip_and_report.",
+    "column_clash": "Declare one of the two fields in the stream's schema, or set on_rejected_record to "
+    "skip_and_report to skip such records.",
     "dust": "Fix the record at its source, leave the field out (exclude_fields), or set on_rejected_record "
     "to skip_and_report to skip such records.",
 }
@@ -130,7 +132,8 @@ class Writer:
             stream = configured["stream"]
             settings = config.stream(stream["name"])
             primary_key = configured.get("primary_key") or stream.get("source_defined_primary_key") or []
-            ctx = RecordContext(stream["name"], primary_key, settings)
+            declared = frozenset((stream.get("json_schema") or {}).get("properties") or {})
+            ctx = RecordContext(stream["name"], primary_key, settings, declared)
             writer = StreamWriter(stream_key(stream), ctx, settings.target, Generations.of(configured))
             if settings.target == Target.table:
                 generation = writer.generations.current
@@ -406,6 +409,8 @@ class Writer:
             self._rejected(Rejection.from_dust(stream, line, exc, what=what))
         except MissingKey as exc:
             self._rejected(Rejection(stream, line, "missing_key", str(exc), what=what))
+        except ColumnClash as exc:
+            self._rejected(Rejection(stream, line, "column_clash", str(exc), what=what))
 
     # -- end of the sync ---------------------------------------------------------------------
 

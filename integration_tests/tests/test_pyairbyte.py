@@ -261,12 +261,6 @@ def test_a_pyairbyte_history_ends_like_a_clean_run_at_every_step(ab, stack, tmp_
     check([direct], reference, "PyAirbyte again after the refresh")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="destination-dust renders what PyAirbyte's cache adds or changes: its _airbyte_raw_id and "
-    "_airbyte_extracted_at columns become 'Other Details' lines, timestamps read back without their 'Z' are "
-    "printed so, and Planhat's updatedAt, lower-cased to updatedat, is missed ('Last updated' shows another date)",
-)
 def test_a_document_written_from_the_cache_equals_the_one_written_from_the_source(ab, stack, tmp_path):
     """A user who writes from PyAirbyte's cache must get the documents a write from the source gives.
     Planhat's documents show every way they differ today (Pylon's too, but for the camelCase field)."""
