@@ -343,7 +343,7 @@ class DestinationConfig(BaseModel):
         description="A connection string (what Neon hands out), or the host, port, database, user and password.",
         json_schema_extra={"order": 0, "group": "connection", "always_show": True, "display_type": "radio"},
     )
-    ssl_mode: Annotated[SslMode | None, WithJsonSchema(titled_options("mode", "SSL mode", SSL_MODES))] = Field(
+    ssl: Annotated[SslMode | None, WithJsonSchema(titled_options("mode", "SSL mode", SSL_MODES))] = Field(
         None,
         title="SSL mode",
         description="Overrides the connection string's sslmode; Neon needs Require or stricter.",
@@ -398,10 +398,18 @@ class DestinationConfig(BaseModel):
         description="The connection string as configs before Connection gave it; still accepted, use Connection.",
         json_schema_extra={"airbyte_secret": True, "airbyte_hidden": True, "order": 8, "group": "connection"},
     )
+    # The older configs' shapes are kept as fields of their own: the CDK validates every config against
+    # this spec before check, and a string is not the object the form's options need.
+    ssl_mode: SslMode | None = Field(
+        None,
+        title="SSL mode (older configs)",
+        description="The bare sslmode (e.g. require) configs before SSL mode gave; still accepted, use SSL mode.",
+        json_schema_extra={"airbyte_hidden": True, "order": 9, "group": "connection"},
+    )
 
-    @field_validator("ssl_mode", mode="before")
+    @field_validator("ssl", mode="before")
     @classmethod
-    def _ssl_mode_option(cls, value: Any) -> Any:
+    def _ssl_option(cls, value: Any) -> Any:
         return unwrap_option(value, "mode")
 
     @field_validator("database_url")
@@ -427,10 +435,13 @@ class DestinationConfig(BaseModel):
             self.connection = ConnectionString.model_construct(
                 method="connection_string", database_url=self.database_url
             )
+        if self.ssl is not None and self.ssl_mode is not None and self.ssl != self.ssl_mode:
+            raise ValueError("ssl and ssl_mode disagree: give ssl only")
+        self.ssl = self.ssl or self.ssl_mode
         return self
 
     def conninfo(self) -> str:
-        """libpq's connection string for the chosen connection (ssl_mode is applied by the loader)."""
+        """libpq's connection string for the chosen connection (the loader applies `ssl` to it)."""
         assert self.connection is not None  # _one_connection
         return self.connection.conninfo()
 

@@ -38,7 +38,7 @@ def _classify(err: BaseException) -> tuple[str, str]:
         return (
             CONFIG_ERROR,
             "The server does not accept encrypted (TLS) connections, but the config requires them (sslmode "
-            "`require` or stricter): use a server with TLS, or set ssl_mode to `prefer` or `disable`.",
+            "`require` or stricter): use a server with TLS, or set SSL mode (`ssl`) to Prefer or Disable.",
         )
     if isinstance(err, psycopg.ProgrammingError) and "connection info string" in lowered:
         # libpq quotes the string it could not parse: the URL, password included. Never repeat it.
@@ -51,7 +51,7 @@ def _classify(err: BaseException) -> tuple[str, str]:
     ):
         return (
             CONFIG_ERROR,
-            "The server requires an encrypted (TLS) connection: set ssl_mode to `require` "
+            "The server requires an encrypted (TLS) connection: set SSL mode (`ssl`) to Require "
             "or add `?sslmode=require` to the database URL.",
         )
     if (

@@ -59,8 +59,8 @@ SETTINGS_COLUMNS = ('"timezone"', '"day_start_seconds"', '"day_end_seconds"', '"
 
 def connection_string(config: DestinationConfig) -> str:
     extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "destination-postgres-support"}
-    if config.ssl_mode is not None:
-        extra["sslmode"] = config.ssl_mode.value
+    if config.ssl is not None:
+        extra["sslmode"] = config.ssl.value
     return make_conninfo(config.conninfo(), **extra)
 
 

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from airbyte_cdk.models import Status
+from airbyte_cdk.sources.utils.schema_helpers import check_config_against_spec_or_exit
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import ValidationError
 
@@ -15,6 +16,11 @@ from destination_postgres_support.loader import connection_string
 
 LOG = logging.getLogger("test")
 SECRET = "pa55-not-in-any-log"
+
+
+def _passes_the_spec(config: dict) -> None:
+    """What the CDK's run_cmd does before check: a config the spec refuses never reaches the connector."""
+    check_config_against_spec_or_exit(config, DestinationPostgresSupport().spec(LOG))
 
 
 def _fields(pg_url: str) -> dict:
@@ -38,6 +44,7 @@ def test_check_succeeds_with_each_connection_method_and_with_the_old_database_ur
         "database_url (before the form)": {"database_url": pg_url},
     }
     for name, config in configs.items():
+        _passes_the_spec(config)
         status = DestinationPostgresSupport().check(LOG, config)
         assert status.status == Status.SUCCEEDED, (name, status.message)
 
@@ -59,14 +66,23 @@ def test_host_and_port_fields_make_the_same_connection_as_the_url(pg_url):
     assert conninfo_to_dict(connection_string(by_fields)) == conninfo_to_dict(connection_string(by_url))
 
 
-def test_ssl_mode_is_read_in_the_form_shape_and_in_the_bare_shape_configs_had(pg_url):
-    """The form sends {"mode": "require"}; configs before it said "require". Both set libpq's sslmode."""
-    for given in ({"mode": "require"}, "require"):
-        config = DestinationConfig.model_validate({"database_url": pg_url, "ssl_mode": given})
-        assert config.ssl_mode is SslMode.require
+def test_ssl_mode_is_read_from_the_form_and_from_the_bare_ssl_mode_configs_had(pg_url):
+    """The form sends ssl: {"mode": "require"}; configs before it said ssl_mode: "require". Both set libpq's
+    sslmode; the older one must also pass the spec, which the CDK checks every config against."""
+    for given in (
+        {"ssl": {"mode": "require"}},
+        {"ssl_mode": "require"},
+        {"ssl": {"mode": "require"}, "ssl_mode": "require"},
+    ):
+        raw = {"database_url": pg_url, **given}
+        _passes_the_spec(raw)
+        config = DestinationConfig.model_validate(raw)
+        assert config.ssl is SslMode.require
         assert conninfo_to_dict(connection_string(config))["sslmode"] == "require"
-    with pytest.raises(ValidationError, match="ssl_mode"):
-        DestinationConfig.model_validate({"database_url": pg_url, "ssl_mode": {"mode": "require", "cert": "x"}})
+    with pytest.raises(ValidationError, match="ssl"):
+        DestinationConfig.model_validate({"database_url": pg_url, "ssl": {"mode": "require", "cert": "x"}})
+    with pytest.raises(ValidationError, match="disagree"):
+        DestinationConfig.model_validate({"database_url": pg_url, "ssl": {"mode": "require"}, "ssl_mode": "disable"})
 
 
 @pytest.mark.parametrize(
