@@ -22,6 +22,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from pydantic import ValidationError
 
+from . import inputs
 from .client import CHECK, PermissionDenied, PlanhatClient, Unanswered
 from .config import PlanhatConfig, spec
 from .models import BY_STREAM, MODELS
@@ -70,6 +71,16 @@ class SourcePlanhat(AbstractSource):
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecificationSerializer.load(spec())
+
+    # The entrypoint reads the three files through these: inputs.py says what each may hold.
+    def read_config(self, config_path: str) -> dict[str, Any]:
+        return inputs.read_config(config_path)
+
+    def read_catalog(self, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        return inputs.read_catalog(catalog_path)
+
+    def read_state(self, state_path: str) -> list[AirbyteStateMessage]:
+        return inputs.read_state(state_path, STREAM_NAMES)
 
     def client(self, config: PlanhatConfig) -> PlanhatClient:
         return PlanhatClient(

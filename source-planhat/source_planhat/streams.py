@@ -169,7 +169,15 @@ class IncrementalModelStream(ModelStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        self._cursor = Cursor((value or {}).get(CURSOR_FIELD))
+        """Any shape is taken (inputs.py hands over objects only): what is unusable is said and dropped."""
+        value = value or {}
+        raw = value.get(CURSOR_FIELD)
+        if parse_time(raw) is None:
+            if value:
+                found = f"its updatedAt {str(raw)[:40]!r} is not a time" if raw is not None else "it has no updatedAt"
+                self.logger.warning(f"Ignoring the state of stream '{self.name}' ({found}); it reads from start_date.")
+            raw = None
+        self._cursor = Cursor(raw)
 
     def _records(self, sync_mode: SyncMode) -> Iterator[Mapping[str, Any]]:
         ctx = self.context
@@ -221,12 +229,40 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
+        """Our own shape, else a flat {"updatedAt"} (a generic cursor state: every model read up to it). What is
+        unusable is said and dropped; a model left without a cursor is scanned from start_date."""
         value = value or {}
-        recent = value.get("recent") or {}
         lookback = self.context.config.lookback
-        self._cursors = {
-            model: RecentCursor(lookback, raw, recent.get(model)) for model, raw in (value.get("cursors") or {}).items()
-        }
+        cursors, recent = value.get("cursors"), value.get("recent")
+        if cursors is None and parse_time(value.get(CURSOR_FIELD)):
+            cursors = {model: value[CURSOR_FIELD] for model in ("companies", *documents.RELATED)}
+            self.logger.info(f"Migrated the state of stream '{self.name}' from one updatedAt to a cursor per model.")
+        problems: list[str] = []
+        if cursors is not None and not isinstance(cursors, Mapping):
+            problems.append("`cursors` is not an object")
+        if recent is not None and not isinstance(recent, Mapping):
+            problems.append("`recent` is not an object")
+        if value and cursors is None:
+            problems.append("it has neither `cursors` nor an updatedAt")
+        cursors = cursors if isinstance(cursors, Mapping) else {}
+        recent = recent if isinstance(recent, Mapping) else {}
+        self._cursors = {}
+        for model, raw in cursors.items():
+            if model not in ("companies", *documents.RELATED) or parse_time(raw) is None:
+                problems.append(f"the cursor of {model!s:.40} is not a time of a model documents are built from")
+                continue
+            seen = recent.get(model)
+            if seen is not None and not isinstance(seen, Mapping):
+                problems.append(f"the `recent` of {model} is not an object")
+            pairs = seen.items() if isinstance(seen, Mapping) else ()
+            self._cursors[model] = RecentCursor(
+                lookback, raw, {k: v for k, v in pairs if isinstance(k, str) and isinstance(v, str)}
+            )
+        if problems:
+            self.logger.warning(
+                f"Ignoring part of the state of stream '{self.name}' ({'; '.join(problems[:5])}); what it covered is "
+                "read from start_date."
+            )
 
     def get_json_schema(self) -> Mapping[str, Any]:
         return load_schema(self.name)

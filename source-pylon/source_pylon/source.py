@@ -10,6 +10,7 @@ from typing import Any
 from airbyte_cdk.models import (
     AirbyteConnectionStatus,
     AirbyteMessage,
+    AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
     ConnectorSpecification,
     ConnectorSpecificationSerializer,
@@ -21,6 +22,7 @@ from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from . import config as config_module
+from . import inputs
 from .cache import SyncCache
 from .client import CHECK, NotFound, PylonClient, Unanswered
 from .config import PylonConfig
@@ -61,6 +63,16 @@ class SourcePylon(AbstractSource):
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecificationSerializer.load(config_module.spec())
+
+    # The entrypoint reads the three files through these: inputs.py says what each may hold.
+    def read_config(self, config_path: str) -> dict[str, Any]:
+        return inputs.read_config(config_path)
+
+    def read_catalog(self, catalog_path: str) -> ConfiguredAirbyteCatalog:
+        return inputs.read_catalog(catalog_path)
+
+    def read_state(self, state_path: str) -> list[AirbyteStateMessage]:
+        return inputs.read_state(state_path, STREAM_NAMES)
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         """The CDK's check, but the message as written: AbstractSource.check sends repr(message), in quotes."""

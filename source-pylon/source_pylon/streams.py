@@ -78,13 +78,23 @@ class IssueFamilyStream(Stream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
+        """Any shape is taken (inputs.py hands over objects only): what is unusable is said and dropped."""
         value = value or {}
-        cursor = try_parse(value.get("updated_at"))
-        if value.get("updated_at") and cursor is None:
-            logger.warning(f"Ignoring the unreadable state of stream {self.name}: {value!r}; reading from start_date.")
+        # A state keyed by the declared cursor field (issue_updated_at) is what a generic tool would save.
+        raw = value.get("updated_at", value.get(self.cursor_field))
+        cursor = try_parse(raw)
+        if cursor is None and value:
+            found = f"its updated_at {str(raw)[:40]!r} is not a time" if raw is not None else "it has no updated_at"
+            logger.warning(f"Ignoring the state of stream {self.name} ({found}); it reads from start_date.")
         self._cursor = sortable(cursor) if cursor else None
         recent = value.get("recent") if cursor else None
-        self._recent = {str(k): str(v) for k, v in recent.items()} if isinstance(recent, Mapping) else {}
+        if recent is not None and not isinstance(recent, Mapping):
+            logger.warning(
+                f"Ignoring the `recent` of stream {self.name}'s state (not an object): a few issues "
+                "read again through the lookback are emitted again."
+            )
+        pairs = recent.items() if isinstance(recent, Mapping) else ()
+        self._recent = {k: v for k, v in pairs if isinstance(k, str) and isinstance(v, str)}
         self._state = None
 
     def stream_slices(
@@ -260,6 +270,7 @@ class SurveyResponses(ListStream, CheckpointMixin):
         super().__init__(endpoint, client, cache)
         self.config = config
         self._cursors: dict[str, str] = {}
+        self._every_survey: str | None = None  # one cursor for all surveys, from a state without per-survey ones
         self._incremental = False
 
     @property
@@ -268,25 +279,40 @@ class SurveyResponses(ListStream, CheckpointMixin):
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
-        surveys = (value or {}).get("surveys")
+        """{"surveys": {id: {"submitted_at"}}}; a flat {"submitted_at"} (a generic cursor state) counts for every
+        survey. What is unusable is said and dropped: those surveys read from start_date."""
+        value = value or {}
+        surveys = value.get("surveys")
         self._cursors = {}
+        flat = try_parse(value.get("submitted_at"))
+        self._every_survey = sortable(flat) if flat else None
+        unusable: list[str] = []
         if isinstance(surveys, Mapping):
             for survey_id, entry in surveys.items():
-                moment = try_parse((entry or {}).get("submitted_at") if isinstance(entry, Mapping) else None)
+                moment = try_parse(entry.get("submitted_at") if isinstance(entry, Mapping) else None)
                 if moment:
                     self._cursors[str(survey_id)] = sortable(moment)
+                else:
+                    unusable.append(str(survey_id))
+        elif value and not flat:
+            unusable.append("every survey (no `surveys` object)")
+        if unusable:
+            logger.warning(
+                f"Ignoring the state of stream {self.name} for {', '.join(unusable[:10])}: no readable "
+                "submitted_at; they read from start_date."
+            )
 
     def stream_slices(
         self, sync_mode: SyncMode, cursor_field: Any = None, stream_state: Mapping[str, Any] | None = None
     ) -> Iterable[Mapping[str, Any] | None]:
         self._incremental = sync_mode == SyncMode.incremental
         if not self._incremental:
-            self._cursors = {}
+            self._cursors, self._every_survey = {}, None
         return self._parent_slices()
 
     def path_and_params(self, stream_slice: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         path, params = super().path_and_params(stream_slice)
-        cursor = self._cursors.get(stream_slice[self.endpoint.parent_key])
+        cursor = self._cursors.get(stream_slice[self.endpoint.parent_key]) or self._every_survey
         start = max(self.config.start, parse_time(cursor) - self.config.lookback) if cursor else self.config.start
         # submitted_after is exclusive: step back a second, and dedupe what comes back twice.
         params["submitted_after"] = rfc3339(start - timedelta(seconds=1))
@@ -301,7 +327,7 @@ class SurveyResponses(ListStream, CheckpointMixin):
     ) -> Iterable[Mapping[str, Any]]:
         survey_id = (stream_slice or {})[self.endpoint.parent_key]
         seen: set[str] = set()
-        newest = self._cursors.get(survey_id)
+        newest = self._cursors.get(survey_id) or self._every_survey
         for record in super().read_records(sync_mode, cursor_field, stream_slice, stream_state):
             if record.get("id") in seen:
                 continue
