@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from .dates import parse_time
 
-DOCUMENTATION_URL = "https://github.com/supportsuite/connectors/tree/main/source-pylon"
+DOCUMENTATION_URL = "https://github.com/supportsuite/airbyte-support-connectors/tree/main/source-pylon"
 DEFAULT_BASE_URL = "https://api.usepylon.com"  # Pylon API reference: no version prefix
 # Pylon launched in 2022, so no issue can have been updated earlier; starting a little before costs
 # one empty search per 30 days (about 4 minutes once, on the first sync) and never misses history.
@@ -25,10 +25,23 @@ MAX_PAGE_SIZE = 999  # Pylon docs: limit is "greater than 0 and less than 1000"
 RATE_LIMIT_WINDOW_SECONDS = 60.0  # Pylon documents every limit as requests per minute
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z)?$"
 END_OF_DAY = timedelta(days=1, microseconds=-1)  # a plain end_date includes its whole day
+DATE_DESCRIPTOR = "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+# The form's cards (Airbyte's `groups`): the token, which issues to read, and the knobs almost nobody turns.
+GROUPS = [
+    {"id": "connection", "title": "Connection"},
+    {"id": "sync", "title": "What to sync"},
+    {"id": "advanced", "title": "Advanced"},
+]
 
 
-def _budget(limit: int, endpoint: str) -> Any:
-    return Field(limit, ge=1, title=endpoint, description=f"Requests per minute to {endpoint} (Pylon docs: {limit}).")
+def _budget(order: int, limit: int, title: str, endpoint: str) -> Any:
+    return Field(
+        limit,
+        ge=1,
+        title=title,
+        description=f"Requests per minute to {endpoint} (Pylon docs: {limit}).",
+        json_schema_extra={"order": order},
+    )
 
 
 class RateLimits(BaseModel):
@@ -40,32 +53,32 @@ class RateLimits(BaseModel):
 
     model_config = ConfigDict(extra="ignore", title="Rate limits (requests per minute)")
 
-    issues_search: int = _budget(20, "POST /issues/search")
-    issue_messages: int = _budget(20, "GET /issues/{id}/messages")
-    issue_threads: int = _budget(20, "GET /issues/{id}/threads")
-    accounts: int = _budget(60, "GET /accounts")
-    contacts: int = _budget(60, "GET /contacts")
-    users: int = _budget(60, "GET /users")
-    teams: int = _budget(60, "GET /teams")
-    tags: int = _budget(60, "GET /tags")
-    ticket_forms: int = _budget(60, "GET /ticket-forms")
-    user_roles: int = _budget(60, "GET /user-roles")
-    custom_fields: int = _budget(60, "GET /custom-fields")
-    issue_statuses: int = _budget(10, "GET /issue-statuses")
-    knowledge_bases: int = _budget(60, "GET /knowledge-bases")
-    kb_articles: int = _budget(20, "GET /knowledge-bases/{id}/articles")
-    surveys: int = _budget(60, "GET /surveys")
-    survey_responses: int = _budget(60, "GET /surveys/{id}/responses")
-    me: int = _budget(60, "GET /me")
+    issues_search: int = _budget(0, 20, "Issue search", "POST /issues/search")
+    issue_messages: int = _budget(1, 20, "Issue messages", "GET /issues/{id}/messages")
+    issue_threads: int = _budget(2, 20, "Issue threads", "GET /issues/{id}/threads")
+    accounts: int = _budget(3, 60, "Accounts", "GET /accounts")
+    contacts: int = _budget(4, 60, "Contacts", "GET /contacts")
+    users: int = _budget(5, 60, "Users", "GET /users")
+    teams: int = _budget(6, 60, "Teams", "GET /teams")
+    tags: int = _budget(7, 60, "Tags", "GET /tags")
+    ticket_forms: int = _budget(8, 60, "Ticket forms", "GET /ticket-forms")
+    user_roles: int = _budget(9, 60, "User roles", "GET /user-roles")
+    custom_fields: int = _budget(10, 60, "Custom fields", "GET /custom-fields")
+    issue_statuses: int = _budget(11, 10, "Issue statuses", "GET /issue-statuses")
+    knowledge_bases: int = _budget(12, 60, "Knowledge bases", "GET /knowledge-bases")
+    kb_articles: int = _budget(13, 20, "Knowledge base articles", "GET /knowledge-bases/{id}/articles")
+    surveys: int = _budget(14, 60, "Surveys", "GET /surveys")
+    survey_responses: int = _budget(15, 60, "Survey responses", "GET /surveys/{id}/responses")
+    me: int = _budget(16, 60, "Token check", "GET /me")
 
 
 class PylonConfig(BaseModel):
-    model_config = ConfigDict(extra="ignore", title="Pylon Source Spec")
+    model_config = ConfigDict(extra="ignore", title="Pylon Source Spec", json_schema_extra={"groups": GROUPS})
 
     api_token: SecretStr = Field(
         title="API token",
         description="A Pylon API token (Settings → API tokens; only admins can create one).",
-        json_schema_extra={"airbyte_secret": True, "order": 0},
+        json_schema_extra={"airbyte_secret": True, "order": 0, "group": "connection"},
     )
     start_date: str = Field(
         DEFAULT_START_DATE,
@@ -73,7 +86,12 @@ class PylonConfig(BaseModel):
         description="Read issues updated after this UTC date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ). "
         "The default predates Pylon itself, so a first sync reads the whole history.",
         pattern=DATE_PATTERN,
-        json_schema_extra={"order": 1, "examples": ["2024-01-01", "2024-01-01T00:00:00Z"]},
+        json_schema_extra={
+            "order": 1,
+            "group": "sync",
+            "examples": ["2024-01-01", "2024-01-01T00:00:00Z"],
+            "pattern_descriptor": DATE_DESCRIPTOR,
+        },
     )
     end_date: str | None = Field(
         None,
@@ -82,7 +100,12 @@ class PylonConfig(BaseModel):
         "whole day, or YYYY-MM-DDTHH:MM:SSZ), with their messages, threads and documents. Left out, a sync "
         "reads up to the time it runs. The list streams are not bounded by it.",
         pattern=DATE_PATTERN,
-        json_schema_extra={"order": 2, "examples": ["2024-12-31", "2024-12-31T23:59:59Z"]},
+        json_schema_extra={
+            "order": 2,
+            "group": "sync",
+            "examples": ["2024-12-31", "2024-12-31T23:59:59Z"],
+            "pattern_descriptor": DATE_DESCRIPTOR,
+        },
     )
     lookback_window: int = Field(
         DEFAULT_LOOKBACK_MINUTES,
@@ -91,14 +114,15 @@ class PylonConfig(BaseModel):
         title="Lookback window (minutes)",
         description="Each incremental sync re-searches this far before its saved cursor, so issues indexed late "
         "are not missed. Issues already read at the same version are not emitted again.",
-        json_schema_extra={"order": 3},
+        json_schema_extra={"order": 3, "group": "advanced"},
     )
     base_url: str = Field(
         DEFAULT_BASE_URL,
         title="API base URL",
         description="Change only to point the connector at a proxy or an emulator.",
         pattern=r"^https?://",
-        json_schema_extra={"order": 4},
+        examples=[DEFAULT_BASE_URL, "http://localhost:8080"],
+        json_schema_extra={"order": 4, "group": "advanced", "pattern_descriptor": "http(s)://host[:port]"},
     )
     page_size: int = Field(
         MAX_PAGE_SIZE,
@@ -106,20 +130,20 @@ class PylonConfig(BaseModel):
         le=MAX_PAGE_SIZE,
         title="Page size",
         description="Records per request; the maximum (999) needs the fewest requests.",
-        json_schema_extra={"order": 5},
+        json_schema_extra={"order": 5, "group": "advanced"},
     )
     rate_limits: RateLimits = Field(
         default_factory=RateLimits,
         title="Rate limits (requests per minute)",
         description="The connector paces itself under these budgets instead of running into 429s.",
-        json_schema_extra={"order": 6},
+        json_schema_extra={"order": 6, "group": "advanced"},
     )
     rate_limit_window_seconds: float = Field(
         RATE_LIMIT_WINDOW_SECONDS,
         gt=0,
         title="Rate limit window (seconds)",
         description="The window the budgets count in. Only emulators with a scaled clock change it.",
-        json_schema_extra={"order": 7, "airbyte_hidden": True},
+        json_schema_extra={"order": 7, "group": "advanced", "airbyte_hidden": True},
     )
 
     @field_validator("start_date", "end_date")
