@@ -26,6 +26,11 @@ def count_and_kill(lines, forward):
         if seen >= limit:
             child.send_signal(signal.SIGKILL)
             return
+    if side == "stdin":  # input ended before the limit: pass the end on, or the child waits for more forever
+        try:
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
 
 
 if side == "stdin":
