@@ -1,0 +1,296 @@
+"""What tests/test_model_histories.py needs to play histories of one flow and to read what it must compare.
+
+- `History`: one connection's life: its emulators (fresh per history), a database of its own for
+  pylon-to-postgres, the saved state, and its syncs, run as the runner runs them (`flows.runs.run_flow`,
+  the real connector processes) or as one Airbyte attempt under a given generation (`attempt`, through
+  `flows.pipeline.run_sync`). `killer()` wraps a connector in tests/fake_connectors/killer.py.
+- Readers of the truth (what the emulators hold) and of the destinations (rows, documents, upserts).
+
+`discover` is memoised per connector: its catalog does not depend on the data, and each discover is one
+more connector process (seconds of CDK import) per sync.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+import shutil
+import sys
+import tempfile
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from unittest import mock
+
+import psycopg
+
+from emulators.dust import EMULATOR as DustEmulator
+from emulators.dust.api import API_KEY, DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
+from emulators.planhat import EMULATOR as PlanhatEmulator
+from emulators.pylon import EMULATOR as PylonEmulator
+from emulators.pylon.api import TOKEN as PYLON_TOKEN
+from emulators.server import EmulatorServer
+from flows import runs
+from flows.catalog import configured_catalog
+from flows.connections import FLOWS, connector
+from flows.pipeline import Connector, SyncResult, run_sync
+from flows.runs import StateStore, destination_modes, run_flow
+from testkit.postgres import isolated_database
+
+TIME_SCALE = 60  # Pylon's 20/min limits in a second (the source is told its window is 1 s)
+KILLER = Path(__file__).parent / "fake_connectors" / "killer.py"
+PLANHAT_RELATED = ("conversations", "endusers", "nps", "projects", "assets")  # source_planhat.documents.RELATED
+PLANHAT_COMPANY_KEY = {"nps": "cId"}  # the others point at their company with companyId
+DASHBOARD_TABLES = ("issues", "accounts", "users", "messages")
+BOOKKEEPING_COLUMNS = {"synced_at", "_airbyte_generation_id"}  # when and under which generation, not what
+
+_real_discover = runs.discover
+_catalogs: dict[tuple[str, str], dict] = {}
+
+
+def _memo_discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
+    shape = {k: v for k, v in config.items() if k not in ("base_url", "start_date")}
+    key = (connector_name, json.dumps(shape, sort_keys=True))
+    if key not in _catalogs:
+        _catalogs[key] = _real_discover(connector_name, config, tmp_dir)
+    return copy.deepcopy(_catalogs[key])
+
+
+@contextmanager
+def memoised_discover():
+    with mock.patch.object(runs, "discover", _memo_discover):
+        yield
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def epoch_ms(value: str | None) -> int | None:
+    moment = parse_iso(value)
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def squash(text: str) -> str:
+    """Whitespace collapsed, for 'the document's text contains this' checks."""
+    return " ".join(text.split())
+
+
+def plain(fragment: str | None) -> str:
+    """An HTML fragment as the words a reader sees."""
+    return squash(html.unescape(re.sub(r"<[^>]+>", " ", fragment or "")))
+
+
+class History:
+    """One flow's emulators, destination and saved state; every sync goes through the real connectors."""
+
+    def __init__(self, flow_name: str, pg_server_url: str | None = None, *, issues: int = 8, companies: int = 5):
+        self.flow = FLOWS[flow_name]
+        self.streams = list(self.flow.streams)
+        self._stack = ExitStack()
+        try:
+            self._start(pg_server_url, issues, companies)
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def _start(self, pg_server_url: str | None, issues: int, companies: int) -> None:
+        self.state_dir = Path(tempfile.mkdtemp(prefix="histories-"))
+        self._stack.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
+        self.store = StateStore(self.state_dir, self.flow.name)
+        self.pylon = self.planhat = self.dust = None
+        self.pg_url: str | None = None
+        if self.flow.source == "source-pylon":
+            self.pylon = self._serve(PylonEmulator(seed=7, size=issues, messages_per_issue=2), time_scale=TIME_SCALE)
+            self.source_config = {
+                "api_token": PYLON_TOKEN,
+                "base_url": self.pylon.url,
+                "start_date": self.pylon.emulator.landmarks()["epoch"],
+                "rate_limit_window_seconds": 60 / TIME_SCALE,
+            }
+        else:
+            self.planhat = self._serve(PlanhatEmulator(seed=7, size=companies))
+            self.source_config = {"api_token": PlanhatEmulator.TOKEN, "region": "custom", "base_url": self.planhat.url}
+        if self.flow.destination == "destination-dust":
+            self.dust = self._serve(DustEmulator())
+            self.destination_config = {
+                "api_key": API_KEY,
+                "workspace_id": WORKSPACE_ID,
+                "space_id": SPACE_ID,
+                "data_source_id": DATA_SOURCE_ID,
+                "base_url": self.dust.url,
+            }
+        else:
+            if pg_server_url is None:
+                raise ValueError(f"{self.flow.name} needs a Postgres server")
+            self.pg_url = self._stack.enter_context(isolated_database(pg_server_url))
+            self.destination_config = {"database_url": self.pg_url}
+
+    def _serve(self, emulator, **options) -> EmulatorServer:
+        server = EmulatorServer(emulator, **options).start()
+        self._stack.callback(server.stop)
+        return server
+
+    def close(self) -> None:
+        self._stack.close()
+
+    # -- syncs -------------------------------------------------------------------------------
+
+    def set_start_date(self, value: str | None) -> None:
+        """None: from the beginning (Pylon: the emulator's epoch; Planhat: no start_date)."""
+        if self.pylon is not None:
+            self.source_config["start_date"] = value or self.pylon.emulator.landmarks()["epoch"]
+        elif value is None:
+            self.source_config.pop("start_date", None)
+        else:
+            self.source_config["start_date"] = value
+
+    def sync(self, refresh: bool = False, source: Connector | None = None, destination: Connector | None = None):
+        """One run of the flow, as `python -m flows run` does it (refresh: `--reset`)."""
+        with memoised_discover():
+            return run_flow(
+                self.flow,
+                self.source_config,
+                self.destination_config,
+                self.store,
+                streams=self.streams,
+                source=source,
+                destination=destination,
+                refresh=refresh,
+            )
+
+    def attempt(
+        self,
+        generation: int,
+        refresh: bool,
+        state: list[dict],
+        source: Connector | None = None,
+        destination: Connector | None = None,
+    ) -> SyncResult:
+        """One attempt of a sync under `generation`, as the platform runs one (and retries it, with the
+        states the failed attempt committed). Saves what commits, as run_flow does."""
+        discovered = _memo_discover(self.flow.source, self.source_config, self.state_dir)
+        catalog = configured_catalog(
+            discovered,
+            self.streams,
+            destination_modes(self.flow.destination),
+            generation=generation,
+            refresh=refresh,
+        )
+        pending = generation if refresh else None
+        self.store.save(generation, state, pending)
+        result = run_sync(
+            source or connector(self.flow.source),
+            destination or connector(self.flow.destination),
+            self.source_config,
+            self.destination_config,
+            catalog,
+            state=state,
+            on_state=lambda committed: self.store.save(generation, committed, pending),
+        )
+        self.store.save(generation, result.state)
+        return result
+
+    def killer(self, side: str, lines: int) -> Connector:
+        """The flow's source (side "source": after it printed `lines` lines) or destination (after it read
+        `lines` lines) SIGKILLed, like a container killed mid-sync."""
+        name = self.flow.source if side == "source" else self.flow.destination
+        pipe = "stdout" if side == "source" else "stdin"
+        return Connector(name, (sys.executable, str(KILLER), pipe, str(lines), *connector(name).command))
+
+    # -- the destinations --------------------------------------------------------------------
+
+    def rows(self) -> dict[str, dict[str, dict]]:
+        """Every dashboard row by table and id, without the bookkeeping columns."""
+        tables: dict[str, dict[str, dict]] = {}
+        with psycopg.connect(self.pg_url) as conn:
+            for table in DASHBOARD_TABLES:
+                if conn.execute("SELECT to_regclass(%s)", (f'"{table}"',)).fetchone()[0] is None:
+                    tables[table] = {}  # before the first sync migrated the database
+                    continue
+                cur = conn.execute(f'SELECT * FROM "{table}" ORDER BY id')  # noqa: S608 - fixed names
+                names = [c.name for c in cur.description]
+                tables[table] = {
+                    row[0]: {n: v for n, v in zip(names, row, strict=True) if n not in BOOKKEEPING_COLUMNS}
+                    for row in cur
+                }
+        return tables
+
+    def query(self, statement: str, *params) -> list[tuple]:
+        with psycopg.connect(self.pg_url) as conn:
+            return conn.execute(statement, params).fetchall()
+
+    def documents(self) -> dict[str, dict]:
+        docs = self.dust.emulator.documents()
+        return {
+            i: {
+                "title": d.title,
+                "text": d.text,
+                "tags": sorted(d.tags),
+                "timestamp": d.timestamp,
+                "upserts": d.upserts,
+            }
+            for i, d in docs.items()
+        }
+
+    def upserts(self) -> int:
+        return self.dust.emulator.upserts_accepted
+
+    def delete_document(self, document_id: str) -> None:
+        """As a person does in Dust's UI (or another tool through the API)."""
+        with self.dust.emulator.lock:
+            self.dust.emulator.source().documents.pop(document_id, None)
+
+    # -- the truth: what the source APIs hold ------------------------------------------------
+
+    def pylon_issues(self) -> dict[str, dict]:
+        emulator = self.pylon.emulator
+        with emulator.lock:
+            return {i["id"]: copy.deepcopy(i) for i in emulator.data.issues}
+
+    def pylon_messages(self, issue_id: str) -> list[dict]:
+        emulator = self.pylon.emulator
+        with emulator.lock:
+            return copy.deepcopy(emulator.data.messages[issue_id])
+
+    def pylon_list(self, kind: str) -> dict[str, dict]:
+        """accounts or users, as their list endpoints serve them now."""
+        emulator = self.pylon.emulator
+        with emulator.lock:
+            return {r["id"]: copy.deepcopy(r) for r in getattr(emulator.data, kind)}
+
+    def planhat_companies(self) -> dict[str, dict]:
+        emulator = self.planhat.emulator
+        with emulator.lock:
+            return {c["_id"]: copy.deepcopy(c) for c in emulator.data.models["companies"]}
+
+    def planhat_children(self, company_id: str) -> dict[str, list[dict]]:
+        emulator = self.planhat.emulator
+        with emulator.lock:
+            return {
+                model: [
+                    copy.deepcopy(r)
+                    for r in emulator.data.models[model]
+                    if r.get(PLANHAT_COMPANY_KEY.get(model, "companyId")) == company_id
+                ]
+                for model in PLANHAT_RELATED
+            }
+
+    def planhat_newest(self, company_id: str, skip: frozenset[str] = frozenset()) -> str | None:
+        """The newest updatedAt of a company and its related records (but those of `skip`): its document's
+        own time, and what start_date is compared with."""
+        company = self.planhat_companies()[company_id]
+        stamps = [company.get("updatedAt")]
+        for model, records in self.planhat_children(company_id).items():
+            if model not in skip:
+                stamps += [r.get("updatedAt") for r in records]
+        dated = [(parse_iso(s), s) for s in stamps if s]
+        return max(dated)[1] if dated else None
