@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from .conftest import CONNECTOR_ROOT
 
@@ -245,6 +245,11 @@ def test_hostile_input(case: Case, pg_url: str, tmp_path: Path):
 
 def test_tls_required_by_the_config_but_not_offered_by_the_server(pg_url: str, tmp_path: Path):
     """The message used to say the server *requires* TLS: the opposite of the cause."""
+    if str(conninfo_to_dict(pg_url).get("host", "")).startswith("/"):
+        pytest.skip("the test server is on a Unix socket (the embedded one), where libpq ignores sslmode")
+    with psycopg.connect(pg_url) as conn:
+        if conn.execute("SHOW ssl").fetchone()[0] == "on":
+            pytest.skip("this test server offers TLS: the case needs one without")
     config = _file(tmp_path / "config.json", {"database_url": make_conninfo(pg_url, sslmode="require")})
     done = subprocess.run(
         [sys.executable, "main.py", "check", "--config", str(config)], capture_output=True, cwd=CONNECTOR_ROOT
