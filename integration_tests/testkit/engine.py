@@ -368,6 +368,10 @@ def build_all(engine: Engine) -> list[tuple[Image, float]]:
         engine.build(image)
         built.append((image, time.monotonic() - started))
         say(f"  {image.name} in {built[-1][1]:.0f}s, {engine.size_mb(image.name):.0f} MB")
+    if engine.kind == "podman":
+        # Each rebuild leaves the previous image untagged (~0.5 GB). Only those an hour old go: a build running
+        # meanwhile (another checkout's dev.py) keeps its fresh intermediate images.
+        engine.cli("image", "prune", "--force", "--filter", "until=1h", stdout=subprocess.DEVNULL)
     return built
 
 
