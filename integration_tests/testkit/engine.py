@@ -246,7 +246,9 @@ def connect(install: bool = True) -> Engine | None:
     if not install or not podman_possible():
         return None
     apt_install([package for package, marker in APT_PACKAGES.items() if not Path(marker).exists()])
-    engine = Engine("podman", {"CONTAINERS_CONF": str(write_containers_conf())})
+    # Docker's image format, as `docker build` and podman's Docker API build: the layer cache is per format, so
+    # the builds through the API (test_compose.py) and podman-compose's reuse these layers.
+    engine = Engine("podman", {"CONTAINERS_CONF": str(write_containers_conf()), "BUILDAH_FORMAT": "docker"})
     if real_docker() is None:
         # The CDK's image tests call the docker CLI; podman-docker's `docker` is podman under that name.
         apt_install(["podman-docker"])
