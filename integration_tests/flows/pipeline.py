@@ -100,7 +100,7 @@ def merge_state(saved: list[dict], state: dict) -> list[dict]:
     return kept + [state]
 
 
-def _write_private(directory: Path, name: str, content: Any) -> Path:
+def write_private(directory: Path, name: str, content: Any) -> Path:
     path = directory / name
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # configs hold secrets
     with os.fdopen(fd, "w") as handle:
@@ -127,11 +127,11 @@ def run_sync(
     sweep_leftovers()
     with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
         tmp_path = Path(tmp)
-        args_source = ["read", "--config", str(_write_private(tmp_path, "source.json", source_config))]
-        args_source += ["--catalog", str(_write_private(tmp_path, "catalog.json", catalog))]
+        args_source = ["read", "--config", str(write_private(tmp_path, "source.json", source_config))]
+        args_source += ["--catalog", str(write_private(tmp_path, "catalog.json", catalog))]
         if state:
-            args_source += ["--state", str(_write_private(tmp_path, "state.json", state))]
-        dest_config_path = _write_private(tmp_path, "destination.json", destination_config)
+            args_source += ["--state", str(write_private(tmp_path, "state.json", state))]
+        dest_config_path = write_private(tmp_path, "destination.json", destination_config)
         dest_catalog_path = tmp_path / "catalog.json"
 
         dest = destination.run(

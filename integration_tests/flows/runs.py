@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from .catalog import configured_catalog
 from .connections import Flow, connector
-from .pipeline import Connector, SyncResult, messages_of, run_sync
+from .pipeline import TEMP_PREFIX, Connector, SyncResult, messages_of, run_sync, write_private
 
 
 class StateStore:
@@ -35,15 +36,13 @@ class StateStore:
         os.replace(tmp, self.path)
 
 
-def discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
-    path = tmp_dir / "discover-config.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(config, handle)
-    try:
+def discover(connector_name: str, config: dict) -> dict:
+    # The config goes in a private folder of this run's own, never the state directory: flows that share one
+    # (docker-compose's volume) discover at the same moment, and a shared file name is read after another
+    # flow unlinked it.
+    with tempfile.TemporaryDirectory(prefix=f"{TEMP_PREFIX}{os.getpid()}-") as tmp:
+        path = write_private(Path(tmp), "discover-config.json", config)
         messages = messages_of(connector(connector_name), "discover", "--config", str(path))
-    finally:
-        path.unlink(missing_ok=True)
     return next(m["catalog"] for m in messages if m.get("type") == "CATALOG")
 
 
@@ -77,8 +76,7 @@ def run_flow(
         saved = {**saved, "state": [], "refresh": saved["generation"] + 1}
     pending = saved["refresh"]
     generation = pending or saved["generation"] + 1
-    store.path.parent.mkdir(parents=True, exist_ok=True)
-    discovered = discover(flow.source, source_config, store.path.parent)
+    discovered = discover(flow.source, source_config)
     catalog = configured_catalog(
         discovered,
         list(streams or flow.streams),

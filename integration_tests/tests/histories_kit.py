@@ -50,11 +50,11 @@ _real_discover = runs.discover
 _catalogs: dict[tuple[str, str], dict] = {}
 
 
-def _memo_discover(connector_name: str, config: dict, tmp_dir: Path) -> dict:
+def _memo_discover(connector_name: str, config: dict) -> dict:
     shape = {k: v for k, v in config.items() if k not in ("base_url", "start_date")}
     key = (connector_name, json.dumps(shape, sort_keys=True))
     if key not in _catalogs:
-        _catalogs[key] = _real_discover(connector_name, config, tmp_dir)
+        _catalogs[key] = _real_discover(connector_name, config)
     return copy.deepcopy(_catalogs[key])
 
 
@@ -177,7 +177,7 @@ class History:
     ) -> SyncResult:
         """One attempt of a sync under `generation`, as the platform runs one (and retries it, with the
         states the failed attempt committed). Saves what commits, as run_flow does."""
-        discovered = _memo_discover(self.flow.source, self.source_config, self.state_dir)
+        discovered = _memo_discover(self.flow.source, self.source_config)
         catalog = configured_catalog(
             discovered,
             self.streams,

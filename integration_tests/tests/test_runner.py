@@ -179,3 +179,18 @@ def test_a_state_reaches_the_destination_while_the_source_waits(monkeypatch):
     )  # fmt: skip
     assert len(committed) == 1
     assert committed[0] - started < 3, "the STATE waited for the source's pause to end"
+
+
+def test_flows_that_share_a_state_directory_can_discover_at_the_same_moment(tmp_path, monkeypatch):
+    """docker-compose's three flows share one /state volume and start together: each discover's config file
+    must be its own (a shared name was unlinked by one flow before another's source read it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flows.runs import discover
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # TMPDIR is read again
+    with ThreadPoolExecutor(4) as pool:
+        catalogs = list(pool.map(lambda _: discover("source-pylon", {"api_token": "x"}), range(4)))
+    assert all(len(c["streams"]) == len(catalogs[0]["streams"]) > 0 for c in catalogs)
+    assert list(tmp_path.iterdir()) == []  # no config (with its token) left behind
