@@ -120,6 +120,7 @@ def step(**strategies):
         @functools.wraps(function)
         def run(self, *args, **arguments):
             self.recent_steps = [*self.recent_steps, name][-RECENT_STEPS:]
+            self.steps += 1
             return function(self, *args, **arguments)
 
         return rule(**strategies)(precondition(lambda self: name not in self.recent_steps)(run))
@@ -155,6 +156,7 @@ class FlowHistory(RuleBasedStateMachine):
         self.counter = 0
         self.history_started = time.monotonic()
         self.syncs = 0
+        self.steps = 0
         self.recent_steps: list[str] = []
 
     def teardown(self) -> None:
@@ -166,7 +168,10 @@ class FlowHistory(RuleBasedStateMachine):
         finally:
             STATS["histories"] += 1
             STATS["syncs"] += self.syncs
+            STATS["steps"] += self.steps
             self.h.close()
+            if PROFILE == "soak":  # a soak runs for hours: say how far it got as it goes
+                print(f"{self.FLOW}: {report()}", flush=True)
 
     # -- what subclasses say about their flow ------------------------------------------------
 
@@ -922,15 +927,26 @@ class PlanhatToDust(FlowHistory):
 
 @pytest.mark.parametrize("machine", [PylonToPostgres, PylonToDust, PlanhatToDust], ids=lambda m: m.FLOW)
 def test_history(machine, pg_server_url):
-    started = time.monotonic()
     STATS.clear()
+    STATS["started"] = time.monotonic()
     profile = settings(PROFILES[PROFILE], verbosity=VERBOSITY)
-    # Every history runs its full length: Hypothesis otherwise tries a few very short ones, and with three
-    # histories per flow that would be a third of the budget spent on a single sync.
-    run_state_machine_as_test(lambda: machine(pg_server_url), settings=profile, _min_steps=profile.stateful_step_count)
-    print(
-        f"\n{machine.FLOW}: {STATS['histories']} histories, {STATS['syncs']} syncs in "
-        f"{time.monotonic() - started:.0f}s ({PROFILE} profile)"
+    failures = 1
+    try:
+        # Every history runs its full length: Hypothesis otherwise tries a few very short ones, and with three
+        # histories per flow that would be a third of the budget spent on a single sync.
+        run_state_machine_as_test(
+            lambda: machine(pg_server_url), settings=profile, _min_steps=profile.stateful_step_count
+        )
+        failures = 0
+    finally:
+        print(f"\n{machine.FLOW}: {report()}, {failures} failures ({PROFILE} profile)", flush=True)
+
+
+def report() -> str:
+    elapsed = time.monotonic() - STATS["started"]
+    return (
+        f"{STATS['histories']} histories, {STATS['steps']} steps, {STATS['syncs']} syncs in {elapsed:.0f}s "
+        f"({STATS['steps'] / max(elapsed, 1e-9):.3f} steps/s)"
     )
 
 
