@@ -222,6 +222,12 @@ class PostgresBackend:
             )
         return sync_id, watermark[0].replace(tzinfo=dt.timezone.utc) if watermark else None
 
+    def newest_issue_update(self) -> dt.datetime | None:
+        """The newest `updated_at` the issues table holds: a completed sync's watermark."""
+        with self.conn.transaction():
+            row = self.conn.execute(sql.SQL("SELECT max(updated_at) FROM {}").format(self.ident("issues"))).fetchone()
+        return row[0].replace(tzinfo=dt.timezone.utc) if row and row[0] else None
+
     def update_sync_log(
         self,
         sync_id: str,

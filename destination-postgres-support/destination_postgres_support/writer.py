@@ -216,7 +216,7 @@ class Writer:
         """
         try:
             self.backend.prepare()
-            # A quiet sync carries the last completed sync's watermark forward (seed 003 resumes from it).
+            # Until it completes, the row's watermark is the last completed one raised by what this sync writes.
             self.sync_id, self.stats.watermark = self.backend.start_sync_log()
             for plan in self.plans.values():
                 if plan.generic is not None:
@@ -455,6 +455,10 @@ class Writer:
             logger.warning(note)
             self.stats.errors.append(note)
             status = "failed"
+        else:
+            # What the dashboard holds, not only what this attempt wrote: a sync that resumed a killed attempt
+            # skips the issues that attempt committed, and a quiet one wrote none.
+            self.stats.watermark = self.backend.newest_issue_update()
         self.backend.update_sync_log(self.sync_id, self.stats.counts, self.stats.watermark, self.stats.errors, status)
 
     def _fail(self, err: BaseException) -> None:

@@ -179,6 +179,19 @@ def test_sync_log_carries_the_watermark_and_closes_killed_syncs(config, pg_conn,
     assert statuses[3][1].isoformat() == "2024-03-05T10:00:00"
 
 
+def test_a_sync_that_resumes_a_failed_attempt_counts_what_that_attempt_committed(config, pg_conn, tmp_path):
+    """Found by the pylon-to-postgres soak: attempt 1 commits the newest issue and dies (no COMPLETE); attempt
+    2 resumes after it and sends only older ones. The completed row's watermark said 10:00 while the
+    dashboard held an issue of 12:00 (seed 003 would resume from before data it already has)."""
+    newest, older = issue(1, "2024-03-05T12:00:00Z"), issue(2, "2024-03-05T10:00:00Z")
+    write(config, catalog(3, 3, ["issues"]), [newest, state("issues", 1)], tmp_path)  # input ends: failed
+    write(config, catalog(3, 3, ["issues"]), [older, *complete("issues")], tmp_path)
+    assert [(status, mark.isoformat()) for status, mark, _ in sync_log(pg_conn)] == [
+        ("failed", "2024-03-05T12:00:00"),
+        ("completed", "2024-03-05T12:00:00"),
+    ]
+
+
 def test_a_state_is_echoed_within_its_bound_while_stdin_stays_idle(config, tmp_path):
     """A source waiting on a rate limit sends nothing for minutes: the STATE before the wait must still be
     committed and echoed (seen: 14 rows and 6 STATEs held for 20 s), or a kill then loses the progress."""

@@ -13,8 +13,10 @@ more connector process (seconds of CDK import) per sync.
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import json
+import os
 import re
 import shutil
 import sys
@@ -25,6 +27,8 @@ from pathlib import Path
 from unittest import mock
 
 import psycopg
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.stateful import precondition, rule
 
 from emulators.dust import EMULATOR as DustEmulator
 from emulators.dust.api import API_KEY, DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
@@ -45,6 +49,55 @@ PLANHAT_RELATED = ("conversations", "endusers", "nps", "projects", "assets")  # 
 PLANHAT_COMPANY_KEY = {"nps": "cId"}  # the others point at their company with companyId
 DASHBOARD_TABLES = ("issues", "accounts", "users", "messages")
 BOOKKEEPING_COLUMNS = {"synced_at", "_airbyte_generation_id"}  # when and under which generation, not what
+
+# The budgets of the model-based histories (test_model_histories.py, test_table_histories.py).
+PROFILES = {
+    # CI: reproducible and bounded (a few minutes for the three flows on 2 cores). No shrink phase: a
+    # failure prints its whole history, at most `stateful_step_count` steps, which is already short.
+    "ci": settings(
+        max_examples=3,
+        stateful_step_count=8,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=(Phase.explicit, Phase.generate),
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    ),
+    "soak": settings(
+        max_examples=int(os.environ.get("MODEL_HISTORIES_EXAMPLES", "60")),
+        stateful_step_count=int(os.environ.get("MODEL_HISTORIES_STEPS", "40")),
+        deadline=None,
+        derandomize=False,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    ),
+}
+PROFILE = os.environ.get("MODEL_HISTORIES_PROFILE", "ci")
+# MODEL_HISTORIES_VERBOSE=1 (with -s): every step of every history as it runs.
+VERBOSITY = Verbosity.debug if os.environ.get("MODEL_HISTORIES_VERBOSE") else Verbosity.normal
+
+
+RECENT_STEPS = 3  # a rule waits this many steps before it may run again
+
+
+def step(**strategies):
+    """@rule, but not again within RECENT_STEPS steps: with a handful of histories per run, Hypothesis's habit of
+    repeating one rule (seven deactivate_user in a row) would spend a whole history on one kind of step."""
+
+    def decorate(function):
+        name = function.__name__
+
+        @functools.wraps(function)
+        def run(self, *args, **arguments):
+            self.recent_steps = [*self.recent_steps, name][-RECENT_STEPS:]
+            self.steps += 1
+            return function(self, *args, **arguments)
+
+        return rule(**strategies)(precondition(lambda self: name not in self.recent_steps)(run))
+
+    return decorate
+
 
 _real_discover = runs.discover
 _catalogs: dict[tuple[str, str], dict] = {}
