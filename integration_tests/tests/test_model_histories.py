@@ -911,3 +911,19 @@ def test_planhat_first_sync_with_a_start_date_sends_only_what_changed_since(pg_s
     """Issue 12's defect 2 (company_documents ignored start_date on a first sync), found by the planhat-to-dust
     machine at step 1 of its second history (check `planhat-start-date`); fixed in ac3c15a."""
     replay(PlanhatToDust, pg_server_url, [("first", {"start": "median"})])
+
+
+def test_planhat_documents_built_without_a_forbidden_model_are_rebuilt_once_it_is_readable(pg_server_url):
+    """Found by the planhat-to-dust machine (step 5 of its first history, once Planhat's quota ran scaled): a
+    company changed while conversations answered 403 got a document without them, and no later sync rebuilt
+    it, as nothing of it changed again (check `document-after-permission-restored`)."""
+    replay(
+        PlanhatToDust,
+        pg_server_url,
+        [
+            ("first", {"start": "beginning"}),
+            ("change_related", {"model": "endusers", "pick": 0}),
+            ("sync_with_a_permission_revoked", {"model": "conversations"}),
+            ("incremental_sync", {}),
+        ],
+    )

@@ -109,12 +109,15 @@ def test_a_signal_mid_sync_keeps_the_dashboard_and_the_committed_state(pylon, pg
 
     for n in range(1, 4):
         pylon.emulator.update_issue(pylon.emulator.data.issues[n]["id"], title=f"changed {n}")
-    listed = pylon.log.count(family="accounts")
+    # The accounts listing answers after 5 s; the signal goes once the source is waiting on it, so it lands
+    # inside the accounts overwrite however fast the rest runs (polling the request log raced a loaded CI
+    # machine: the sync had ended when the signal came).
+    inside = pylon.faults.add("slow", family="accounts", times=1, delay=5)
     proc = start(env, state_dir)
-    # stop it once the source is inside the accounts listing (the emulator's request log says so)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and pylon.log.count(family="accounts") <= listed:
+    while time.monotonic() < deadline and not inside.fired:
         time.sleep(0.02)
+    assert inside.fired, "the source never listed accounts"
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]

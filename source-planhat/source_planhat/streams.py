@@ -206,6 +206,10 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
     fewest calls there are. Incremental read: the companies and each related model are read newest-first
     past their own cursor (a page or two each); the companies they name are the changed set, and only
     their related records are fetched, with `companyId=<comma list>` batched under the URL budget.
+
+    A document built while the token could not read a model (a 403: its section left out) is remembered
+    in the state as incomplete; the first sync that reads that model again rebuilds it, changed or not, so
+    a permission restored makes every document whole again.
     """
 
     name = "company_documents"
@@ -216,16 +220,21 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
     def __init__(self, context: ReadContext) -> None:
         self.context = context
         self._cursors: dict[str, RecentCursor] = {}
-        self._warned: set[str] = set()
+        self._warned: set[str] = set()  # the models this read could not read (403)
+        self._incomplete: dict[str, list[str]] = {}  # company -> models its document was last built without
 
     @property
     def state(self) -> MutableMapping[str, Any]:
-        """{"cursors": {model: newest updatedAt}, "recent": {model: {_id: updatedAt} inside the lookback}}."""
+        """{"cursors": {model: newest updatedAt}, "recent": {model: {_id: updatedAt} inside the lookback},
+        "incomplete": {company _id: [models its document lacks]}} (the last only when there are some)."""
         cursors = {model: c.value for model, c in self._cursors.items() if c.value}
         if not cursors:
             return {}
         recent = {model: self._cursors[model].window() for model in cursors}
-        return {"cursors": cursors, "recent": recent}
+        state = {"cursors": cursors, "recent": recent}
+        if self._incomplete:
+            state["incomplete"] = dict(self._incomplete)
+        return state
 
     @state.setter
     def state(self, value: MutableMapping[str, Any]) -> None:
@@ -247,6 +256,15 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
         cursors = cursors if isinstance(cursors, Mapping) else {}
         recent = recent if isinstance(recent, Mapping) else {}
         self._cursors = {}
+        incomplete = value.get("incomplete") or {}
+        if not isinstance(incomplete, Mapping):
+            problems.append("`incomplete` is not an object")
+            incomplete = {}
+        self._incomplete = {
+            company: [m for m in models if isinstance(m, str)]
+            for company, models in incomplete.items()
+            if isinstance(company, str) and isinstance(models, list)
+        }
         for model, raw in cursors.items():
             if model not in ("companies", *documents.RELATED) or parse_time(raw) is None:
                 problems.append(f"the cursor of {model!s:.40} is not a time of a model documents are built from")
@@ -320,7 +338,7 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
         }
         for company in self._read_all("companies"):
             children = {stream: related[stream].get(company["_id"], []) for stream in documents.RELATED}
-            yield documents.build(company, children, users)
+            yield self._build(company, children, users)
 
     def _documents_changed_since(self, start: datetime, users: dict[str, dict]) -> Iterator[dict]:
         """A first incremental sync with start_date: the full read's few calls, but only the documents of which
@@ -358,10 +376,13 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
             else:
                 self._optional(stream, scan, None)
 
+        # Documents built without a model this read could read again: rebuilt, whether or not they changed.
+        changed.update(c for c, models in self._incomplete.items() if set(models) - self._warned)
         for company_id in sorted(changed - companies.keys()):
             try:
                 companies[company_id] = ctx.client.get(f"{BY_STREAM['companies'].path}/{company_id}")
             except NotFound:  # deleted since its child changed: nothing to index
+                self._incomplete.pop(company_id, None)
                 continue
 
         ordered = sorted(companies)
@@ -376,7 +397,15 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
             }
             for company_id in batch:
                 children = {stream: related[stream].get(company_id, []) for stream in documents.RELATED}
-                yield documents.build(companies[company_id], children, users)
+                yield self._build(companies[company_id], children, users)
+
+    def _build(self, company: dict, children: dict[str, list[dict]], users: dict[str, dict]) -> dict:
+        missing = sorted(self._warned)  # users or related models this read was refused
+        if missing:
+            self._incomplete[company["_id"]] = missing
+        else:
+            self._incomplete.pop(company["_id"], None)
+        return documents.build(company, children, users)
 
 
 # reference: keep a joined companyId query under ~2,000 characters.
