@@ -48,6 +48,9 @@ def start(env: dict, state_dir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a terminal starts it. Under a script's background job (`cmd &`, nohup) SIGINT is inherited as
+        # ignored and Python then keeps ignoring it: the Ctrl-C case would test nothing (seen: exit 0).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
