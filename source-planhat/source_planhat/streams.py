@@ -345,8 +345,10 @@ class CompanyDocumentsStream(Stream, CheckpointMixin):
         some part was updated since start_date, as `companies` skips the companies updated before it (issue 12:
         every company was sent). The cursors still move to the newest record seen, skipped or not."""
         for document in self._all_documents(users):
-            if not documents.updated_before(document, start):
-                yield document
+            if documents.updated_before(document, start):
+                self._incomplete.pop(document["_id"], None)  # not sent: nothing of it to make whole later
+                continue
+            yield document
 
     def _changed_documents(self, users: dict[str, dict]) -> Iterator[dict]:
         ctx = self.context

@@ -152,3 +152,43 @@ def test_a_first_incremental_sync_skips_companies_whose_every_part_predates_star
     # A full refresh ignores start_date, as the model streams' full refreshes do.
     full = sync(config_for(server, start_date=start), ["company_documents"], mode=SyncMode.full_refresh)
     assert len(by_id(full)) == 40
+
+
+def test_documents_built_without_a_forbidden_model_are_rebuilt_once_it_is_readable(planhat):
+    """A company changed while assets answered 403 gets a document without them; the state remembers it, a
+    sync still refused rebuilds nothing, the first that reads assets again rebuilds exactly it (issue 12's
+    planhat-to-dust history: no later sync did)."""
+    server = planhat(size=10)
+    emulator, data = server.emulator, server.emulator.data.models
+    config = config_for(server, lookback_window=0)
+    first = sync(config, ["company_documents"])
+    company_id = data["assets"][0]["companyId"]
+    emulator.touch("companies", company_id)
+
+    emulator.configure(forbidden={"assets"})
+    degraded = sync(config, ["company_documents"], state=states_of(first))
+    assert set(by_id(degraded)) == {company_id} and by_id(degraded)[company_id]["assets"] == []
+    refused = sync(config, ["company_documents"], state=states_of(degraded))
+    assert by_id(refused) == {}
+
+    emulator.configure(forbidden=set())
+    restored = sync(config, ["company_documents"], state=states_of(refused))
+    assert set(by_id(restored)) == {company_id}
+    assert {a["_id"] for a in by_id(restored)[company_id]["assets"]} == {
+        a["_id"] for a in data["assets"] if a["companyId"] == company_id
+    }
+    assert by_id(sync(config, ["company_documents"], state=states_of(restored))) == {}
+
+
+def test_a_document_start_date_skipped_is_not_rebuilt_when_a_model_becomes_readable(planhat):
+    """Only documents that were sent are remembered as incomplete: a first sync whose start_date skips every
+    company, while assets answer 403, leaves nothing to rebuild once they answer again."""
+    server = planhat(size=10)
+    emulator, data = server.emulator, server.emulator.data.models
+    newest = max(r["updatedAt"] for records in data.values() for r in records if r.get("updatedAt"))
+    config = config_for(server, lookback_window=0, start_date=newest)
+    emulator.configure(forbidden={"assets"})
+    first = sync(config, ["company_documents"])
+    assert by_id(first) == {}
+    emulator.configure(forbidden=set())
+    assert by_id(sync(config, ["company_documents"], state=states_of(first))) == {}  # was: all 10
