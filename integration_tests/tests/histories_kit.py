@@ -21,6 +21,8 @@ import re
 import shutil
 import sys
 import tempfile
+import time
+from collections import Counter
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +30,7 @@ from unittest import mock
 
 import psycopg
 from hypothesis import HealthCheck, Phase, Verbosity, settings
-from hypothesis.stateful import precondition, rule
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
 from emulators.dust import EMULATOR as DustEmulator
 from emulators.dust.api import API_KEY, DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
@@ -100,6 +102,39 @@ def step(**strategies):
         return rule(**strategies)(precondition(lambda self: name not in self.recent_steps)(run))
 
     return decorate
+
+
+STATS: Counter = Counter()  # the running test's histories, steps and syncs: what it (and a soak) reports
+
+
+def count_history(label: str, steps: int, syncs: int) -> None:
+    """A history ended (teardown): count it; a soak runs for hours, so it says how far it got as it goes."""
+    STATS.update(histories=1, steps=steps, syncs=syncs)
+    if PROFILE == "soak":
+        print(f"{label}: {report()}", flush=True)
+
+
+def report() -> str:
+    elapsed = time.monotonic() - STATS["started"]
+    return (
+        f"{STATS['histories']} histories, {STATS['steps']} steps, {STATS['syncs']} syncs in {elapsed:.0f}s "
+        f"({STATS['steps'] / max(elapsed, 1e-9):.3f} steps/s)"
+    )
+
+
+def play(label: str, machine) -> None:
+    """Run a state machine under the profile in force; print what ran, and whether it failed, however it ends."""
+    STATS.clear()
+    STATS["started"] = time.monotonic()
+    profile = settings(PROFILES[PROFILE], verbosity=VERBOSITY)
+    failures = 1
+    try:
+        # Every history runs its full length: Hypothesis otherwise tries a few very short ones, and with three
+        # histories per flow that would be a third of the budget spent on a single sync.
+        run_state_machine_as_test(machine, settings=profile, _min_steps=profile.stateful_step_count)
+        failures = 0
+    finally:
+        print(f"\n{label}: {report()}, {failures} failures ({PROFILE} profile)", flush=True)
 
 
 _real_discover = runs.discover

@@ -38,16 +38,16 @@ from collections import Counter
 from datetime import timezone
 
 import pytest
-from hypothesis import event, settings
+from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition
 
 from emulators.fakedata import FakeData
 from emulators.pylon.shapes import field_value, person_ref
 from flows.connections import FLOWS
 from flows.pipeline import SyncFailed
 
-from .histories_kit import PROFILE, PROFILES, VERBOSITY, History, epoch_ms, iso, parse_iso, plain, squash, step
+from .histories_kit import History, count_history, epoch_ms, iso, parse_iso, plain, play, squash, step
 
 pytestmark = pytest.mark.slow
 
@@ -115,12 +115,8 @@ class FlowHistory(RuleBasedStateMachine):
             if self.started and sys.exc_info()[0] is None:
                 self.sync_and_check()
         finally:
-            STATS["histories"] += 1
-            STATS["syncs"] += self.syncs
-            STATS["steps"] += self.steps
             self.h.close()
-            if PROFILE == "soak":  # a soak runs for hours: say how far it got as it goes
-                print(f"{self.FLOW}: {report()}", flush=True)
+            count_history(self.FLOW, self.steps, self.syncs)
 
     # -- what subclasses say about their flow ------------------------------------------------
 
@@ -128,7 +124,12 @@ class FlowHistory(RuleBasedStateMachine):
         raise NotImplementedError
 
     def start_for(self, choice: str) -> str | None:
-        raise NotImplementedError
+        """Between two seeded records' times (never on one: bounds are a tie-breaking question of their own)."""
+        if choice == "beginning":
+            return None
+        k = len(self.seed_times) // 2 if choice == "median" else (3 * len(self.seed_times)) // 4
+        lo, hi = self.seed_times[k - 1], self.seed_times[k]
+        return iso(lo + (hi - lo) / 2)
 
     def destination_problems(self, resent: set[str]) -> Problems:
         raise NotImplementedError
@@ -341,9 +342,6 @@ def diff(before, after) -> str:
     return f"{str(before)[:300]} -> {str(after)[:300]}"
 
 
-STATS: Counter = Counter()
-
-
 # -- Pylon --------------------------------------------------------------------------------------
 
 
@@ -363,14 +361,6 @@ class PylonHistory(FlowHistory):
     def scope_from_start(self) -> set[str]:
         start = parse_iso(self.start)
         return {i for i, issue in self.h.pylon_issues().items() if not start or parse_iso(issue["updated_at"]) >= start}
-
-    def start_for(self, choice: str) -> str | None:
-        """Between two issues' updated_at (never on one: bounds are a tie-breaking question of their own)."""
-        if choice == "beginning":
-            return None
-        k = len(self.seed_times) // 2 if choice == "median" else (3 * len(self.seed_times)) // 4
-        lo, hi = self.seed_times[k - 1], self.seed_times[k]
-        return iso(lo + (hi - lo) / 2)
 
     def issue_id(self, pick: int) -> str:
         ids = sorted(self.h.pylon_issues())
@@ -750,13 +740,6 @@ class PlanhatToDust(FlowHistory):
         start = parse_iso(self.start)
         return {c for c in self.h.planhat_companies() if not start or parse_iso(self.h.planhat_newest(c)) >= start}
 
-    def start_for(self, choice: str) -> str | None:
-        if choice == "beginning":
-            return None
-        k = len(self.seed_times) // 2 if choice == "median" else (3 * len(self.seed_times)) // 4
-        lo, hi = self.seed_times[k - 1], self.seed_times[k]
-        return iso(lo + (hi - lo) / 2)
-
     def company_id(self, pick: int) -> str:
         ids = sorted(self.h.planhat_companies())
         return ids[pick % len(ids)]
@@ -873,27 +856,7 @@ class PlanhatToDust(FlowHistory):
 
 @pytest.mark.parametrize("machine", [PylonToPostgres, PylonToDust, PlanhatToDust], ids=lambda m: m.FLOW)
 def test_history(machine, pg_server_url):
-    STATS.clear()
-    STATS["started"] = time.monotonic()
-    profile = settings(PROFILES[PROFILE], verbosity=VERBOSITY)
-    failures = 1
-    try:
-        # Every history runs its full length: Hypothesis otherwise tries a few very short ones, and with three
-        # histories per flow that would be a third of the budget spent on a single sync.
-        run_state_machine_as_test(
-            lambda: machine(pg_server_url), settings=profile, _min_steps=profile.stateful_step_count
-        )
-        failures = 0
-    finally:
-        print(f"\n{machine.FLOW}: {report()}, {failures} failures ({PROFILE} profile)", flush=True)
-
-
-def report() -> str:
-    elapsed = time.monotonic() - STATS["started"]
-    return (
-        f"{STATS['histories']} histories, {STATS['steps']} steps, {STATS['syncs']} syncs in {elapsed:.0f}s "
-        f"({STATS['steps'] / max(elapsed, 1e-9):.3f} steps/s)"
-    )
+    play(machine.FLOW, lambda: machine(pg_server_url))
 
 
 # -- the histories that found a defect, replayed as they were shrunk (strict: a known bug fails them) ---------

@@ -24,14 +24,12 @@ import io
 import json
 import os
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition
 
 from emulators.dust import EMULATOR as DustEmulator
 from emulators.dust.api import API_KEY, DATA_SOURCE_ID, SPACE_ID, WORKSPACE_ID
@@ -39,7 +37,7 @@ from emulators.server import EmulatorServer
 from flows.connections import connector
 from flows.pipeline import Connector, SyncFailed, run_sync
 
-from .histories_kit import PROFILE, PROFILES, VERBOSITY, step
+from .histories_kit import count_history, play, step
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +108,8 @@ class TableHistory(RuleBasedStateMachine):
             if sys.exc_info()[0] is None:
                 self.sync()
         finally:
-            STATS["histories"] += 1
-            STATS["steps"] += self.steps
-            STATS["syncs"] += self.syncs
             self._stack.close()
-            if PROFILE == "soak":
-                print(f"dust table: {report()}", flush=True)
+            count_history("dust table", self.steps, self.syncs)
 
     # -- API changes -----------------------------------------------------------------------
 
@@ -267,28 +261,12 @@ class TableHistory(RuleBasedStateMachine):
         return rows
 
 
-STATS: dict[str, float] = {}
-
-
-def report() -> str:
-    elapsed = time.monotonic() - STATS["started"]
-    return (
-        f"{STATS['histories']} histories, {STATS['steps']} steps, {STATS['syncs']} syncs in {elapsed:.0f}s "
-        f"({STATS['steps'] / max(elapsed, 1e-9):.3f} steps/s)"
-    )
-
-
 def test_table_history():
-    STATS.update(started=time.monotonic(), histories=0, steps=0, syncs=0)
-    profile = settings(PROFILES[PROFILE], verbosity=VERBOSITY)
-    failures = 1
     saved = os.environ.get("FAKE_SOURCE_SCRIPT")
     try:
-        run_state_machine_as_test(TableHistory, settings=profile, _min_steps=profile.stateful_step_count)
-        failures = 0
+        play("dust table", TableHistory)
     finally:
         if saved is None:
             os.environ.pop("FAKE_SOURCE_SCRIPT", None)
         else:
             os.environ["FAKE_SOURCE_SCRIPT"] = saved
-        print(f"\ndust table: {report()}, {failures} failures ({PROFILE} profile)", flush=True)
