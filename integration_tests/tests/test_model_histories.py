@@ -106,6 +106,7 @@ class FlowHistory(RuleBasedStateMachine):
         self.history_started = time.monotonic()
         self.syncs = 0
         self.steps = 0
+        self.in_step = False  # see histories_kit.step
         self.recent_steps: list[str] = []
 
     def teardown(self) -> None:

@@ -101,6 +101,7 @@ class TableHistory(RuleBasedStateMachine):
         self.version = 0
         self.syncs = 0
         self.steps = 0
+        self.in_step = False  # see histories_kit.step
         self.recent_steps: list[str] = []
 
     def teardown(self) -> None:
