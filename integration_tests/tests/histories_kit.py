@@ -114,10 +114,13 @@ STATS: Counter = Counter()  # the running test's histories, steps and syncs: wha
 
 
 def count_history(label: str, steps: int, syncs: int) -> None:
-    """A history ended (teardown): count it; a soak runs for hours, so it says how far it got as it goes."""
+    """A history ended (teardown): count it; a soak runs for hours, so it says how far it got as it goes,
+    and at which step a history failed (Hypothesis prints the failure only once it has shrunk it)."""
     STATS.update(histories=1, steps=steps, syncs=syncs)
     if PROFILE == "soak":
-        print(f"{label}: {report()}", flush=True)
+        failure = sys.exc_info()[1]  # teardown runs on the way out of a failing step
+        failed = f"; this one failed at its step {steps}: {str(failure).splitlines()[:2]}" if failure else ""
+        print(f"{label}: {report()}{failed}", flush=True)
 
 
 def report() -> str:
@@ -357,6 +360,11 @@ class History:
         emulator = self.pylon.emulator
         with emulator.lock:
             return {i["id"]: copy.deepcopy(i) for i in emulator.data.issues}
+
+    def pylon_searches(self, since: int) -> tuple[int, list[dict]]:
+        """The bodies of the issue searches after the first `since`, and how many there are in all."""
+        entries = self.pylon.log.entries("issues_search")
+        return len(entries), [e.json() or {} for e in entries[since:]]
 
     def pylon_messages(self, issue_id: str) -> list[dict]:
         emulator = self.pylon.emulator

@@ -35,7 +35,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from datetime import timezone
+from datetime import timedelta, timezone
 
 import pytest
 from hypothesis import event
@@ -354,6 +354,40 @@ class PylonHistory(FlowHistory):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.seed_times = sorted({parse_iso(i["updated_at"]) for i in self.h.pylon_issues().values()})
+        self.searches_seen = 0  # issue searches already checked by window_problems
+
+    def _succeeded(self, refresh: bool, quiet: bool = True) -> None:
+        self.expect(self.window_problems(), "after a sync")
+        super()._succeeded(refresh, quiet)
+
+    def window_problems(self) -> Problems:
+        """Issue 12's defect 4: the window searches since the last check that ended before the first issue
+        updated since start_date. At most one may (the windows start near that issue); probes (limit 1) are
+        not windows. Counted by bounds, so that a killed attempt and its rerun searching one window count once."""
+        self.searches_seen, searches = self.h.pylon_searches(self.searches_seen)
+        start = parse_iso(self.start)
+        times = [parse_iso(i["updated_at"]) for i in self.h.pylon_issues().values()]
+        first = min((t for t in times if t and (not start or t >= start)), default=None)
+        empty = set()
+        for body in searches:
+            if body.get("limit") == 1 or first is None:
+                continue
+            bounds = {f.get("operator"): f.get("value") for f in body.get("filter", {}).get("subfilters", [])}
+            before = parse_iso(bounds.get("time_is_before"))
+            if before is not None and before < first:
+                empty.add((bounds.get("time_is_after"), bounds["time_is_before"]))
+        problems = Problems()
+        if len(empty) > 1:
+            problems.add("empty-windows", f"{len(empty)} windows searched before the first issue ({iso(first)})")
+        return problems
+
+    @precondition(lambda self: self.started)
+    @step()
+    def refresh_from_long_before_the_first_issue(self) -> None:
+        """start_date 347 days before the first issue (issue 12's figure), then a refresh reads from there."""
+        self.start = iso(self.seed_times[0] - timedelta(days=347))
+        self.h.set_start_date(self.start)
+        self.sync_and_check(refresh=True)
 
     @property
     def emulator(self):
