@@ -926,3 +926,28 @@ def test_planhat_documents_built_without_a_forbidden_model_are_rebuilt_once_it_i
             ("incremental_sync", {}),
         ],
     )
+
+
+def test_pylon_windows_start_near_the_first_issue_after_a_long_empty_start(pg_server_url):
+    """Issue 12's defect 4, found by the pylon-to-postgres machine with source-pylon at 8a9e1b5^ at step 3 of its
+    first history and shrunk to these two (check `empty-windows`: 11 windows searched before the first issue)."""
+    replay(
+        PylonToPostgres,
+        pg_server_url,
+        [("first", {"start": "beginning", "streams": "all"}), ("refresh_from_long_before_the_first_issue", {})],
+    )
+
+
+def test_pylon_a_deleted_account_keeps_its_issues_attributed(pg_server_url):
+    """The placeholder case (issue 12's defect 1, fixed under issue 15): accounts is a refreshed list, so the sync
+    after an account left it prunes the account; one that issues still point to must stay, or their account_id
+    goes NULL (check `issue-fields`). Replayed against today's destination with that rule taken out, it fails."""
+    replay(
+        PylonToPostgres,
+        pg_server_url,
+        [
+            ("first", {"start": "beginning", "streams": "all"}),
+            ("delete_account", {"account": 0}),
+            ("incremental_sync", {}),
+        ],
+    )

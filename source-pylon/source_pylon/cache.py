@@ -34,11 +34,14 @@ BOUND_OVERLAP = timedelta(seconds=1)
 OPEN_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
 MAX_WINDOW = timedelta(days=30)  # Pylon docs: one public client caps search windows at 30 days; free in steady state
 # A first sync from a start date years back (the default predates Pylon) spent one search per empty 30-day
-# window, at 20 searches a minute: ~4 minutes before the first issue. Year-long spans are probed first
+# window, at 20 searches a minute: ~4 minutes before the first issue. Spans of up to a year are probed first
 # with a one-result search, and the empty ones are skipped. The first span that holds an issue is then
 # halved while the half a probe may cut away is longer than a window, so each empty probe saves a search:
 # at most 3 more probes (365 → 182 → 91 → 45 days), and at most one empty window before the first issue,
-# where the span alone left up to 11 (issue 12).
+# where the span alone left up to 11 (issue 12). The last span, shorter than a year, is probed too: an
+# incremental sync whose cursor is months old, or a first sync whose issues all sit in its last months,
+# otherwise searched every empty window of it (9 found by the model histories). A sync that starts less than
+# two windows back (a daily incremental) probes nothing.
 PROBE_SPAN = timedelta(days=365)
 NARROW_WHILE_OVER = 2 * MAX_WINDOW
 
@@ -113,19 +116,20 @@ class SyncCache:
     def first_active(self, start: datetime, stream: str) -> datetime:
         """Where the issue windows from `start` begin: at most two windows before the first issue updated since.
 
-        Year-long spans are probed with a one-result search until one holds an issue; its empty beginning
-        is then cut away by halving (the issue a probe returns also bounds the first one from above). Each
-        probe that comes back empty counts as searched. An incremental sync, which starts less than a year
-        back, probes nothing.
+        Spans of up to a year are probed with a one-result search until one holds an issue; its empty
+        beginning is then cut away by halving (the issue a probe returns also bounds the first one from
+        above). Each probe that comes back empty counts as searched. A start less than two windows back
+        probes nothing; if every span is empty, the windows start at `stop` (one open-ended search).
         """
         with self._lock:
             if start not in self._first_active:
                 lo = start
                 first: datetime | None = None
-                while lo + PROBE_SPAN < self.stop and first is None:
-                    first = self._probe(lo, lo + PROBE_SPAN, stream)
+                while self.stop - lo > NARROW_WHILE_OVER and first is None:
+                    span_end = min(lo + PROBE_SPAN, self.stop)
+                    first = self._probe(lo, span_end, stream)
                     if first is None:
-                        lo += PROBE_SPAN
+                        lo = span_end
                 while first is not None and first - lo > NARROW_WHILE_OVER:
                     middle = lo + (first - lo) / 2
                     found = self._probe(lo, middle, stream)

@@ -114,6 +114,27 @@ def test_a_first_sync_starts_its_windows_near_the_first_issue_not_at_its_year_lo
     assert len({r["id"] for r in result.records("issues")}) == 40
 
 
+def test_an_incremental_sync_with_a_cursor_months_old_starts_its_windows_near_the_next_change(pylon, sync):
+    """Found by the model histories: the part of the range shorter than a year was never probed, so a sync whose
+    cursor was months old (the seeds end 2026-01-15; the one change is now) searched 9+ empty windows first."""
+    server = pylon(size=40)
+    newest = max(_t(i["updated_at"]) for i in server.emulator.data.issues)
+    changed = server.emulator.update_issue(server.emulator.data.issues[0]["id"], title="Changed now")
+    cursor = newest + timedelta(days=8)  # past the lookback: nothing but the change is after it
+    result = sync(
+        server, "issues", state=[stream_state("issues", {"updated_at": cursor.strftime("%Y-%m-%dT%H:%M:%SZ")})]
+    )
+
+    probes, windows = search_windows(server, probes=True), search_windows(server)
+    change = _t(changed["updated_at"])
+    assert change - cursor > timedelta(days=300)  # the gap this test is about (it grows with the date)
+    assert probes and probes[0][0] < cursor and probes[0][1] >= change - timedelta(days=1)  # the span, probed
+    assert len(probes) <= 1 + 3  # then halved to less than two windows before the change
+    assert change - timedelta(days=60) <= windows[0][0] + timedelta(seconds=1)  # at most one empty window
+    assert result.requests["issues_search"] == len(probes) + len(windows) <= 6  # where every window cost 11+
+    assert [r["id"] for r in result.records("issues")] == [changed["id"]]
+
+
 def test_pagination_follows_cursors_until_has_next_page_is_false(pylon, sync):
     """A connector that stops on an empty cursor or ignores has_next_page loses whole pages of issues."""
     server = pylon(size=60, page_cap=4)  # the server returns at most 4 per page whatever we ask
