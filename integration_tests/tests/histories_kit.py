@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import html
+import itertools
 import json
 import os
 import re
@@ -210,6 +211,7 @@ class History:
         self._stack.callback(shutil.rmtree, self.state_dir, ignore_errors=True)
         self.store = StateStore(self.state_dir, self.flow.name)
         self.pylon = self.planhat = self.dust = None
+        self.run_marks: list[int] = []  # how many issue searches the Pylon emulator had seen as each run began
         self.pg_url: str | None = None
         if self.flow.source == "source-pylon":
             self.pylon = self._serve(PylonEmulator(seed=7, size=issues, messages_per_issue=2), time_scale=TIME_SCALE)
@@ -263,6 +265,7 @@ class History:
 
     def sync(self, refresh: bool = False, source: Connector | None = None, destination: Connector | None = None):
         """One run of the flow, as `python -m flows run` does it (refresh: `--reset`)."""
+        self._mark_run()
         with memoised_discover():
             return run_flow(
                 self.flow,
@@ -285,6 +288,7 @@ class History:
     ) -> SyncResult:
         """One attempt of a sync under `generation`, as the platform runs one (and retries it, with the
         states the failed attempt committed). Saves what commits, as run_flow does."""
+        self._mark_run()
         discovered = _memo_discover(self.flow.source, self.source_config)
         catalog = configured_catalog(
             discovered,
@@ -364,10 +368,16 @@ class History:
         with emulator.lock:
             return {i["id"]: copy.deepcopy(i) for i in emulator.data.issues}
 
-    def pylon_searches(self, since: int) -> tuple[int, list[dict]]:
-        """The bodies of the issue searches after the first `since`, and how many there are in all."""
-        entries = self.pylon.log.entries("issues_search")
-        return len(entries), [e.json() or {} for e in entries[since:]]
+    def _mark_run(self) -> None:
+        if self.pylon is not None:
+            self.run_marks.append(self.pylon.log.count("issues_search"))
+
+    def pylon_search_runs(self, since: int) -> tuple[int, list[list[dict]]]:
+        """The bodies of the issue searches after the first `since`, one list per connector run that made them
+        (two attempts of a sync probe with different `now`s, so their windows differ), and how many in all."""
+        bodies = [e.json() or {} for e in self.pylon.log.entries("issues_search")]
+        cuts = sorted({since, len(bodies), *(m for m in self.run_marks if since < m < len(bodies))})
+        return len(bodies), [bodies[a:b] for a, b in itertools.pairwise(cuts)]
 
     def pylon_messages(self, issue_id: str) -> list[dict]:
         emulator = self.pylon.emulator

@@ -361,24 +361,25 @@ class PylonHistory(FlowHistory):
         super()._succeeded(refresh, quiet)
 
     def window_problems(self) -> Problems:
-        """Issue 12's defect 4: the window searches since the last check that ended before the first issue
-        updated since start_date. At most one may (the windows start near that issue); probes (limit 1) are
-        not windows. Counted by bounds, so that a killed attempt and its rerun searching one window count once."""
-        self.searches_seen, searches = self.h.pylon_searches(self.searches_seen)
+        """Issue 12's defect 4: the window searches of each run since the last check that ended before the first
+        issue updated since start_date. At most one may (the windows start near that issue); probes (limit 1)
+        are not windows."""
+        self.searches_seen, runs = self.h.pylon_search_runs(self.searches_seen)
         start = parse_iso(self.start)
         times = [parse_iso(i["updated_at"]) for i in self.h.pylon_issues().values()]
         first = min((t for t in times if t and (not start or t >= start)), default=None)
-        empty = set()
-        for body in searches:
-            if body.get("limit") == 1 or first is None:
-                continue
-            bounds = {f.get("operator"): f.get("value") for f in body.get("filter", {}).get("subfilters", [])}
-            before = parse_iso(bounds.get("time_is_before"))
-            if before is not None and before < first:
-                empty.add((bounds.get("time_is_after"), bounds["time_is_before"]))
         problems = Problems()
-        if len(empty) > 1:
-            problems.add("empty-windows", f"{len(empty)} windows searched before the first issue ({iso(first)})")
+        for searches in runs if first else []:
+            empty = []
+            for body in searches:
+                bounds = {f.get("operator"): f.get("value") for f in body.get("filter", {}).get("subfilters", [])}
+                before = parse_iso(bounds.get("time_is_before"))
+                if body.get("limit") != 1 and before is not None and before < first:
+                    empty.append(bounds.get("time_is_after"))
+            if len(empty) > 1:
+                problems.add(
+                    "empty-windows", f"{len(empty)} windows searched before the first issue ({iso(first)}): {empty}"
+                )
         return problems
 
     @precondition(lambda self: self.started)
