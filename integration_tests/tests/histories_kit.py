@@ -311,6 +311,10 @@ class History:
         self.store.save(generation, result.state)
         return result
 
+    def _mark_run(self) -> None:
+        if self.pylon is not None:
+            self.run_marks.append(self.pylon.log.count("issues_search"))
+
     def killer(self, side: str, lines: int) -> Connector:
         """The flow's source (side "source": after it printed `lines` lines) or destination (after it read
         `lines` lines) SIGKILLed, like a container killed mid-sync."""
@@ -368,13 +372,10 @@ class History:
         with emulator.lock:
             return {i["id"]: copy.deepcopy(i) for i in emulator.data.issues}
 
-    def _mark_run(self) -> None:
-        if self.pylon is not None:
-            self.run_marks.append(self.pylon.log.count("issues_search"))
-
     def pylon_search_runs(self, since: int) -> tuple[int, list[list[dict]]]:
         """The bodies of the issue searches after the first `since`, one list per connector run that made them
-        (two attempts of a sync probe with different `now`s, so their windows differ), and how many in all."""
+        (a killed attempt and the one resuming it each start their windows from their own start), and how many
+        in all."""
         bodies = [e.json() or {} for e in self.pylon.log.entries("issues_search")]
         cuts = sorted({since, len(bodies), *(m for m in self.run_marks if since < m < len(bodies))})
         return len(bodies), [bodies[a:b] for a, b in itertools.pairwise(cuts)]
