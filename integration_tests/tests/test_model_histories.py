@@ -9,10 +9,12 @@ updated since start_date at the last first sync or refresh, plus everything chan
 Rules: API changes (the machines' `change_*`/`add_*`/`delete_*` rules) and syncs: incremental, a truncate
 refresh, a sync killed at a random line and resumed, an attempt killed then retried under the same
 generation, a second complete sync under the same generation, a fault storm then a rerun, a permission
-revoked for one sync, start_date changed, streams added later (pylon-to-postgres).
+revoked for one sync, start_date changed, streams added later (pylon-to-postgres), a refresh from a start_date
+347 days before the first issue (Pylon).
 
 After every successful sync the destination is compared with the model, then a quiet rerun must change
-nothing (rows equal; for Dust no upsert). After a failed one, nothing current may be gone.
+nothing (rows equal; for Dust no upsert). After a failed one, nothing current may be gone. Pylon's syncs are
+also checked for what they cost: no run searches more than one empty 30-day window before the first issue.
 
 A check that fails because of a connector defect that is known and not fixed yet is listed in KNOWN_BUGS:
 the machines note it (and keep exploring) and a named regression test replays the shortest history found,
